@@ -1,0 +1,1 @@
+"""Thermal-model simulator with wire-level CPX400DP and pyrometer emulators."""

@@ -1,0 +1,43 @@
+"""Fault injection: named faults that switch on at a simulated time (``NAME@SECONDS``)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+FAULTS: dict[str, str] = {
+    "pyro-silent": "pyrometer stops answering",
+    "pyro-garbled": "pyrometer answers garbage",
+    "pyro-stuck": "pyrometer keeps reporting the value it had",
+    "pyro-under-range": "pyrometer reports below range whatever it sees",
+    "psu-garbage": "supply answers queries with garbage",
+    "psu-no-reply": "supply stops answering queries",
+    "psu-ovp-trip": "supply output trips on over-voltage",
+    "psu-ocp-trip": "supply output trips on over-current",
+    "psu-otp-trip": "supply output trips on over-temperature (needs a power cycle)",
+    "felt-open": "felt breaks: open circuit",
+    "felt-short": "partial short across the felts (0.3 ohm bypass)",
+    "contact-rising": "clamp contact resistance rises by 0.2 ohm/s",
+}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A named fault that becomes active at ``at_s`` simulated seconds."""
+
+    name: str
+    at_s: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.name not in FAULTS:
+            raise ValueError(f"unknown fault {self.name!r}; known: {', '.join(sorted(FAULTS))}")
+        if not self.at_s >= 0:
+            raise ValueError(f"fault time must be >= 0 s, got {self.at_s}")
+
+
+def parse_fault(text: str) -> Fault:
+    """Parse ``NAME@SECONDS`` (or ``NAME`` for t = 0); raise ValueError with a one-line reason."""
+    m = re.fullmatch(r"\s*([a-z-]+)\s*(?:@\s*([0-9]*\.?[0-9]+)\s*s?)?\s*", text)
+    if m is None:
+        raise ValueError(f"fault {text!r} is not NAME@SECONDS")
+    return Fault(m.group(1), float(m.group(2) or 0.0))

@@ -1,0 +1,1 @@
+"""The controller: feedforward model, PI correction (simple-pid), gain schedule, hand-over logic."""

@@ -1,0 +1,1 @@
+"""Pure domain: protocols, errors, records, thermal model, profiles and rig configuration (stdlib only)."""

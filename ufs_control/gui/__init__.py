@@ -1,0 +1,1 @@
+"""Operator GUI (PySide6 + pyqtgraph); talks to the runner's public API only."""
