@@ -120,6 +120,7 @@ class SimRig:
     def set_temperatures_c(self, felt_c: float, sample_c: float | None = None) -> None:
         """Put the plant at a temperature (tests and steady-state studies)."""
         with self.lock:
+            self.sync()
             ts = felt_c if sample_c is None else sample_c
             self.state = PlantState(felt_c + 273.15, ts + 273.15, self.state.t_clamp_k)
             self.pyrometer.optical_c = felt_c

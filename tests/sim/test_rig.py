@@ -126,3 +126,14 @@ def test_open_circuit_leaves_no_current_even_at_full_voltage() -> None:
     truth = sim.rig.truth()
     assert truth.felt_power_w == 0.0
     assert math.isclose(truth.felt_c, 25.0, abs_tol=0.5)
+
+
+def test_pyrometer_range_edges_are_sentinels() -> None:
+    sim = make(pyrometer_range_c=(600.0, 2000.0))
+    sim.clock.sleep(1.0)
+    sim.rig.set_temperatures_c(2100.0)
+    assert sim.pyrometer.read_temperature().status is PyrometerStatus.ABOVE_RANGE
+    sim.rig.set_temperatures_c(590.0)
+    reading = sim.pyrometer.read_temperature()
+    assert reading.status is PyrometerStatus.BELOW_RANGE
+    assert reading.raw == b"05990\r"  # range start - 1 °C on the wire
