@@ -36,6 +36,7 @@ OVP_RANGE = (1.0, 66.0)
 OCP_RANGE = (0.0, 22.0)
 
 ESR_QUERY_ERR, ESR_EXEC_ERR, ESR_CMD_ERR = 4, 16, 32
+ALL_OFF = "OPALL 0"
 
 T = TypeVar("T")
 
@@ -240,8 +241,16 @@ class Cpx400dp:
         return self._query_int(f"OP{_channel(channel)}?") == 1
 
     def set_all_outputs_off(self) -> None:
-        """Switch every output off in one command (``OPALL 0``)."""
-        self._write_checked("OPALL 0")
+        """Switch every output off in one command (``OPALL 0``) and check the error registers."""
+        self._write_checked(ALL_OFF)
+
+    def force_outputs_off(self) -> None:
+        """Send ``OPALL 0`` without waiting for any reply: the path for a unit that may not be answering."""
+        self._needs_resync = True  # whatever was half-read before is stale now
+        try:
+            self.resource.write(ALL_OFF)
+        except Exception as exc:
+            raise InstrumentError(self.name, f"could not send {ALL_OFF!r}: {exc}") from exc
 
     def measure_output(self, channel: int) -> tuple[float, float]:
         """Return the metered (volts, amps) of ``channel`` from one grouped query (meters refresh at 4 Hz)."""

@@ -17,9 +17,7 @@ LOOPBACK_PREFIXES = ("127.", "localhost", "::1")
 class SimServer:
     """Serve one :class:`SimRig` over TCP until :meth:`stop`."""
 
-    def __init__(
-        self, rig: SimRig, host: str = "127.0.0.1", psu_port: int = 9221, pyrometer_port: int = 9222
-    ):
+    def __init__(self, rig: SimRig, host: str = "127.0.0.1", psu_port: int = 9221, pyrometer_port: int = 9222):
         if not host.startswith(LOOPBACK_PREFIXES):
             raise ValueError(f"the simulator serves on loopback only, got host {host!r}")
         self.rig = rig

@@ -1,18 +1,36 @@
-"""Composition root: the only module that names concrete classes from ``drivers`` and ``sim``."""
+"""Composition root: the only module that names concrete classes from ``drivers`` and ``sim``.
+
+It builds either the real instruments (pyvisa, pyserial) or the embedded simulator (the same drivers on
+in-memory transports) from a rig configuration, and wires them to a runner and a controller.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from drivers.cpx400dp import Cpx400dp
-from drivers.pyrometer import KtrdPyrometer, ProbeResult, probe
+from drivers.pyrometer import CODECS, KtrdPyrometer, ProbeResult, probe
 from sim.clock import VirtualClock
-from sim.faults import Fault
+from sim.faults import Fault, parse_fault
 from sim.rig import SimOptions, SimRig
 from sim.server import SimServer
 from sim.transport import InMemoryPort, InMemoryResource
-from ufs_control.core.clock import Clock, ScaledClock
-from ufs_control.core.thermal import ThermalParams, Wiring
+from ufs_control.control.controller import Controller, FeedforwardPI, NaiveVoltagePID, OpenLoopProgramme
+from ufs_control.control.model import PlantModel
+from ufs_control.core.clock import Clock, MonotonicClock, ScaledClock
+from ufs_control.core.errors import ConfigError
+from ufs_control.core.rig import RigConfig
+from ufs_control.core.thermal import ThermalParams, Wiring, load_params, preset
+from ufs_control.plotting import write_plot
+from ufs_control.runner.engine import Progress, Runner
+from ufs_control.runner.records import Sample
+
+CONTROLLERS = ("ff_pi", "naive_voltage_pid", "open_loop", "exact_ff")
+CODEC_NAMES = tuple(CODECS)
 
 
 @dataclass
@@ -27,6 +45,11 @@ class SimulatedRig:
     def close(self) -> None:
         self.psu.close()
         self.pyrometer.close()
+
+
+def sim_options(**kwargs: Any) -> SimOptions:
+    """Simulator options (wiring, latencies, pyrometer range and noise, faults, seed)."""
+    return SimOptions(**kwargs)
 
 
 def build_simulator(
@@ -70,32 +93,128 @@ def probe_pyrometer(url: str) -> list[ProbeResult]:
     return probe(url)
 
 
-def open_real_instruments(
-    psu_resource: str,
-    pyrometer_url: str,
-    protocol: str = "upp",
-    address: int = 0,
-    range_c: tuple[float, float] = (600.0, 2000.0),
-) -> tuple[Cpx400dp, KtrdPyrometer]:
-    """Open the supply through pyvisa and the pyrometer through pyserial."""
-    psu = Cpx400dp.open(psu_resource)
-    try:
-        pyro = KtrdPyrometer.open(pyrometer_url, protocol, address, range_c)
-    except Exception:
-        psu.close()
-        raise
-    return psu, pyro
-
-
 def parse_fault_spec(text: str) -> Fault:
     """Parse ``NAME@SECONDS`` for the command line (raises ValueError with a one-line reason)."""
-    from sim.faults import parse_fault
-
     return parse_fault(text)
 
 
 def load_plant(path: str | None, preset_name: str = "A") -> ThermalParams:
     """Plant parameters from a TOML file, or the named preset."""
-    from ufs_control.core.thermal import load_params, preset
-
     return load_params(path) if path else preset(preset_name)
+
+
+def make_controller(name: str, rig: RigConfig, true_params: ThermalParams | None = None) -> Controller:
+    """The product controller (``ff_pi``) or a benchmark baseline by name."""
+    if name == "ff_pi":
+        return FeedforwardPI(PlantModel(rig.model, rig.wiring), rig.controller)
+    if name == "exact_ff":
+        params = true_params or rig.model
+        return FeedforwardPI(PlantModel(params, rig.wiring), rig.controller, name="exact_ff")
+    if name == "open_loop":
+        return OpenLoopProgramme(PlantModel(rig.model, rig.wiring))
+    if name == "naive_voltage_pid":
+        return NaiveVoltagePID(max_v=rig.limits.max_voltage_v)
+    raise ConfigError("<command line>", "controller", f"unknown controller {name!r}, expected one of {CONTROLLERS}")
+
+
+def _plot(run_dir: Path, samples: list[Sample], laid: Any) -> None:
+    write_plot(run_dir, samples, laid, title=run_dir.name)
+
+
+@dataclass
+class RigSession:
+    """A runner wired to instruments, and what it takes to close them."""
+
+    runner: Runner
+    simulated: bool
+    banner: str
+    sim: SimulatedRig | None = None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def close(self) -> None:
+        for close in self.closers:
+            try:
+                close()
+            except Exception:
+                pass
+
+
+def open_session(
+    rig: RigConfig,
+    *,
+    simulate: bool,
+    runs_dir: Path | None,
+    speed: float = 0.0,
+    faults: list[Fault] | None = None,
+    sim_params: ThermalParams | None = None,
+    sim_overrides: dict[str, Any] | None = None,
+    controller: str = "ff_pi",
+    progress: Callable[[Progress], None] | None = None,
+    on_sample: Callable[[Sample], None] | None = None,
+    seed: int = 0,
+    plot: bool = True,
+) -> RigSession:
+    """Build instruments (simulated or real), a controller and a runner for ``rig``."""
+    if simulate:
+        params = sim_params or preset(rig.sim_preset)
+        opts = SimOptions(
+            wiring=rig.wiring,
+            faults=list(faults or []),
+            pyrometer_range_c=rig.pyrometer.range_c,
+            pyrometer_address=rig.pyrometer.address,
+            seed=seed,
+            **(sim_overrides or {}),
+        )
+        sim = build_simulator(params, opts, speed=speed, range_c=rig.pyrometer.range_c)
+        ctl = make_controller(controller, rig, params)
+        provenance = {
+            "simulator": {
+                "params": dataclasses.asdict(params),
+                "faults": [dataclasses.asdict(f) for f in opts.faults],
+                "speed": speed,
+                "seed": seed,
+            }
+        }
+        runner = Runner(
+            sim.psu,
+            sim.pyrometer,
+            sim.clock,
+            rig,
+            ctl,
+            runs_dir,
+            plot_writer=_plot if plot else None,
+            provenance=provenance,
+            progress=progress,
+            on_sample=on_sample,
+        )
+        label = "as fast as possible" if speed == 0 else f"at {speed:g}x real time"
+        banner = f"SIMULATION: running on the embedded simulator (plant preset {rig.sim_preset}), {label}"
+        return RigSession(runner, True, banner, sim, [sim.close])
+    if not rig.psu.resource or not rig.pyrometer.url:
+        raise ConfigError(rig.source, "psu.resource/pyrometer.url", "give both instrument addresses, or use --sim")
+    psu = Cpx400dp.open(rig.psu.resource, timeout_s=rig.psu.timeout_s)
+    try:
+        pyro = KtrdPyrometer.open(
+            rig.pyrometer.url,
+            rig.pyrometer.protocol,
+            rig.pyrometer.address,
+            rig.pyrometer.range_c,
+            rig.pyrometer.timeout_s,
+        )
+    except Exception:
+        psu.close()
+        raise
+    ctl = make_controller(controller, rig)
+    runner = Runner(
+        psu,
+        pyro,
+        MonotonicClock(),
+        rig,
+        ctl,
+        runs_dir,
+        plot_writer=_plot if plot else None,
+        progress=progress,
+        on_sample=on_sample,
+    )
+    banner = f"RIG: supply {rig.psu.resource}, pyrometer {rig.pyrometer.url} ({rig.pyrometer.protocol})"
+    return RigSession(runner, False, banner, None, [psu.close, pyro.close])

@@ -8,8 +8,13 @@ import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from ufs_control.core.errors import ConfigError, InstrumentError, ProfileError, UfsError
+
+if TYPE_CHECKING:
+    from ufs_control.core.rig import RigConfig
+    from ufs_control.runner.engine import Progress
 
 EXIT_OK, EXIT_TRIPPED, EXIT_BAD_INPUT, EXIT_INSTRUMENT = 0, 1, 2, 3
 
@@ -65,6 +70,46 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("probe-pyrometer", help="find which known protocol a pyrometer speaks")
     p.add_argument("url", help="serial port or URL: /dev/ttyUSB0, socket://host:port, spy://...")
+
+    p = sub.add_parser("run", help="run a profile on the rig, or on the embedded simulator")
+    p.add_argument("profile", help="profile TOML file")
+    p.add_argument("--rig", metavar="RIG.toml", help="rig configuration (addresses, wiring, limits, controller)")
+    p.add_argument("--psu", metavar="RESOURCE", help="supply VISA resource, e.g. TCPIP::10.0.0.5::9221::SOCKET")
+    p.add_argument("--psu-channel", type=int, choices=[1, 2], help="supply output for series/parallel wiring")
+    p.add_argument("--pyrometer", metavar="URL", help="pyrometer port or URL, e.g. /dev/ttyUSB0")
+    p.add_argument("--pyrometer-protocol", metavar="NAME", help="pyrometer codec: upp, raytek, optris")
+    p.add_argument("--runs-dir", default="runs", metavar="DIR", help="where run folders go (default: runs)")
+    p.add_argument("--operator", default="", metavar="NAME")
+    p.add_argument("--sample", default="", metavar="ID", help="sample id for the run record")
+    p.add_argument("--sim", action="store_true", help="run on the embedded simulator even with addresses")
+    p.add_argument(
+        "--speed",
+        type=_positive_or_zero,
+        default=0.0,
+        help="simulated seconds per wall second (0 = as fast as possible; simulator only)",
+    )
+    p.add_argument(
+        "--fault",
+        type=_fault,
+        action="append",
+        default=[],
+        metavar="NAME@SECONDS",
+        help="inject a simulator fault (simulator only)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="simulator noise seed")
+
+    p = sub.add_parser("check", help="validate a profile and check it against the rig's envelope")
+    p.add_argument("profile")
+    p.add_argument("--rig", metavar="RIG.toml")
+
+    p = sub.add_parser("report", help="print a run's metrics and (re)write its plot.png")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+
+    p = sub.add_parser("bench", help="benchmark the controller against baselines over plant variations")
+    p.add_argument("--plants", type=int, default=30)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--out", default="bench.json")
+    p.add_argument("--jobs", type=int, default=2)
     return parser
 
 
@@ -73,9 +118,7 @@ def _cmd_sim_server(args: argparse.Namespace) -> int:
     from ufs_control.core.thermal import Wiring
 
     if args.speed == 0:
-        raise ConfigError(
-            "<command line>", "--speed", "the socket simulator runs in real time: speed must be > 0"
-        )
+        raise ConfigError("<command line>", "--speed", "the socket simulator runs in real time: speed must be > 0")
     params = load_plant(args.plant, args.preset)
     stop = threading.Event()
 
@@ -98,9 +141,7 @@ def _cmd_sim_server(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ConfigError("<command line>", "--host", str(exc)) from None
     except OSError as exc:
-        raise ConfigError(
-            "<command line>", "--psu-port/--pyrometer-port", f"cannot listen: {exc.strerror}"
-        ) from None
+        raise ConfigError("<command line>", "--psu-port/--pyrometer-port", f"cannot listen: {exc.strerror}") from None
     print(f"psu: {server.psu_resource}", flush=True)
     print(f"pyrometer: {server.pyrometer_url}", flush=True)
     try:
@@ -136,9 +177,225 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _load_rig(args: argparse.Namespace) -> RigConfig:
+    from dataclasses import replace
+
+    from ufs_control.core.rig import RigConfig, load_rig
+
+    rig = load_rig(args.rig) if getattr(args, "rig", None) else RigConfig()
+    if getattr(args, "psu", None) or getattr(args, "psu_channel", None):
+        psu = replace(rig.psu, resource=args.psu or rig.psu.resource, channel=args.psu_channel or rig.psu.channel)
+        rig = replace(rig, psu=psu)
+    if getattr(args, "pyrometer", None) or getattr(args, "pyrometer_protocol", None):
+        from ufs_control.app import CODEC_NAMES
+
+        protocol = args.pyrometer_protocol or rig.pyrometer.protocol
+        if protocol not in CODEC_NAMES:
+            raise ConfigError("<command line>", "--pyrometer-protocol", f"must be one of {', '.join(CODEC_NAMES)}")
+        pyro = replace(rig.pyrometer, url=args.pyrometer or rig.pyrometer.url, protocol=protocol)
+        rig = replace(rig, pyrometer=pyro)
+    return rig
+
+
+class _ProgressLine:
+    """One live line on a terminal; sparse lines when the output is a file or a pipe."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stdout.isatty()
+        self._last_wall = 0.0
+        self._last_sim = -1e9
+
+    def __call__(self, p: Progress) -> None:
+        import time
+
+        now = time.monotonic()
+        if self.tty and now - self._last_wall < 0.1:
+            return
+        if not self.tty and p.elapsed_s - self._last_sim < 5.0:
+            return
+        self._last_wall, self._last_sim = now, p.elapsed_s
+        temp = f"{p.temperature_c:7.1f} °C" if p.temperature_c is not None else f"{p.status:>10}"
+        sp = f"{p.setpoint_c:7.1f} °C" if p.setpoint_c is not None else "    off  "
+        line = f"segment {p.segment:<10} {p.elapsed_s:6.1f}/{p.total_s:.1f} s  T {temp}  SP {sp}  P {p.power_w:6.1f} W"
+        if self.tty:
+            sys.stdout.write("\r" + line)
+        else:
+            sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+    def done(self) -> None:
+        if self.tty:
+            sys.stdout.write("\n")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ufs_control.app import open_session
+    from ufs_control.core.profile import load_profile
+    from ufs_control.runner.records import Outcome
+
+    profile = load_profile(args.profile)
+    rig = _load_rig(args)
+    simulate = args.sim or rig.simulated
+    if not simulate and (args.fault or args.speed):
+        raise ConfigError("<command line>", "--fault/--speed", "only apply to the simulator (add --sim)")
+    if not simulate and (not rig.psu.resource or not rig.pyrometer.url):
+        raise ConfigError(rig.source, "psu.resource/pyrometer.url", "give both instrument addresses, or use --sim")
+    runs_dir = Path(args.runs_dir)
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(str(runs_dir), "--runs-dir", f"cannot create: {exc.strerror}") from None
+    line = _ProgressLine()
+    session = open_session(
+        rig, simulate=simulate, runs_dir=runs_dir, speed=args.speed, faults=args.fault, progress=line, seed=args.seed
+    )
+    print(session.banner, flush=True)
+    runner = session.runner
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        runner.request_abort(f"{signal.Signals(signum).name} received")
+
+    old_int = signal.signal(signal.SIGINT, on_signal)
+    old_term = signal.signal(signal.SIGTERM, on_signal)
+    try:
+        result = runner.run(profile, operator=args.operator, sample_id=args.sample)
+    finally:
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, old_term)
+        session.close()
+        line.done()
+    print(f"{result.outcome.value}: {result.reason}")
+    _print_metrics(result.metrics)
+    if result.run_dir is not None:
+        print(f"run folder: {result.run_dir}")
+    if result.outcome is Outcome.FINISHED:
+        return EXIT_OK
+    if (result.preflight_failed and "Instrument" in result.reason) or "not answering" in result.reason:
+        return EXIT_INSTRUMENT
+    return EXIT_TRIPPED
+
+
+METRIC_LABELS = [
+    ("ramp_rate_c_per_s", "achieved ramp rate", "°C/s"),
+    ("ramp_rms_k", "ramp tracking RMS (M1)", "K"),
+    ("handover_k", "hand-over peak error (M2)", "K"),
+    ("overshoot_k", "overshoot (M3)", "K"),
+    ("settle_s", "settling into ±5 K (M4)", "s"),
+    ("hold_max_k", "hold max error (M5)", "K"),
+    ("hold_rms_k", "hold RMS error (M5)", "K"),
+    ("iae_ks", "IAE (M6)", "K·s"),
+    ("time_in_band_s", "time in ±5 K band (M7)", "s"),
+    ("soak_s", "soak within ±5 K of hold target", "s"),
+    ("chatter_w", "actuator chatter (M8)", "W"),
+    ("unreg_events", "UNREG events (M9)", ""),
+    ("trip_to_output_off_s", "trip to output off (M10)", "s"),
+    ("cooling_s", "cooling time (M11)", "s"),
+    ("energy_j", "energy", "J"),
+    ("peak_c", "peak temperature", "°C"),
+]
+
+
+def _print_metrics(metrics: dict[str, float | None]) -> None:
+    for key, label, unit in METRIC_LABELS:
+        value = metrics.get(key)
+        if value is None:
+            continue
+        if key == "cooling_s":
+            label = f"cooling to {metrics.get('cooling_to_c', 500):g} °C (M11)"
+        print(f"  {label:<32} {value:10.2f} {unit}")
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from ufs_control.control.feasibility import check
+    from ufs_control.control.model import PlantModel
+    from ufs_control.core.profile import load_profile, plan
+
+    profile = load_profile(args.profile)
+    rig = _load_rig(args)
+    laid = plan(profile)
+    print(f"profile {profile.name}: {profile.description}".rstrip(": "))
+    for s in laid.segments:
+        span = ""
+        if s.start_c is not None and s.end_c is not None:
+            span = f"{s.start_c:7.1f} -> {s.end_c:7.1f} °C"
+        elif s.kind == "power":
+            span = f"{getattr(s.segment, 'power_w', 0):.0f} W open loop"
+        else:
+            span = "output off"
+        print(f"  {s.index + 1:>2} {s.kind:<6} {s.start_s:7.1f} .. {s.end_s:7.1f} s  {span}")
+    print(f"duration {laid.duration_s:.1f} s, peak {laid.peak_c:.0f} °C")
+    findings = check(laid, rig, PlantModel(rig.model, rig.wiring))
+    for f in findings:
+        print(f"{f.level}: {args.profile}: segment {f.segment} ({f.kind}): {f.message}")
+    errors = [f for f in findings if f.level == "error"]
+    wiring = rig.wiring.value.replace("_", " ")
+    if errors:
+        print(f"infeasible on this rig ({wiring} wiring, {rig.limits.max_power_w:g} W)")
+        return EXIT_BAD_INPUT
+    print(f"feasible on this rig ({wiring} wiring, {rig.limits.max_power_w:g} W)")
+    return EXIT_OK
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from ufs_control.core.profile import parse_profile, plan
+    from ufs_control.plotting import write_plot
+    from ufs_control.runner.metrics import compute
+    from ufs_control.runner.records import read_samples
+
+    run_dir = Path(args.run_dir)
+    if not (run_dir / "samples.csv").is_file():
+        raise ConfigError(str(run_dir), "", "not a run folder (no samples.csv)")
+    try:
+        samples = read_samples(run_dir)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ConfigError(str(run_dir / "samples.csv"), "", f"unreadable: {exc}") from None
+    record: dict[str, object] = {}
+    laid = None
+    try:
+        record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+        import tomllib
+
+        text = record.get("profile_toml")
+        if isinstance(text, str):
+            laid = plan(parse_profile(tomllib.loads(text), str(run_dir / "run.json")))
+    except (OSError, ValueError, UfsError):
+        pass
+    rig = record.get("rig") if isinstance(record.get("rig"), dict) else {}
+    low = 600.0
+    if isinstance(rig, dict) and isinstance(rig.get("pyrometer"), dict):
+        low = float(rig["pyrometer"].get("range_c", [600.0])[0])
+    metrics = compute(samples, cooling_to_c=max(500.0, low))
+    print(f"run {run_dir.name}: {record.get('outcome', '?')}: {record.get('reason', '')}")
+    _print_metrics(metrics)
+    path = write_plot(run_dir, samples, laid, title=run_dir.name)
+    print(f"plot: {path}")
+    return EXIT_OK
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ufs_control.bench import run_bench
+
+    if args.plants < 1:
+        raise ConfigError("<command line>", "--plants", f"must be >= 1, got {args.plants}")
+    summary = run_bench(args.plants, args.seed, Path(args.out), jobs=max(1, args.jobs), log=print)
+    print(f"wrote {args.out}")
+    return EXIT_OK if summary.get("targets_met") else EXIT_TRIPPED
+
+
 COMMANDS = {
     "sim-server": _cmd_sim_server,
     "probe-pyrometer": _cmd_probe,
+    "run": _cmd_run,
+    "check": _cmd_check,
+    "report": _cmd_report,
+    "bench": _cmd_bench,
 }
 
 

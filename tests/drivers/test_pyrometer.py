@@ -53,9 +53,7 @@ def test_silence_is_a_timeout_status_not_an_exception() -> None:
 
 
 def test_upp_identity_and_range() -> None:
-    port = TranscriptPort(
-        [(b"00na\r", b"KTRD 4085-1\r"), (b"00sn\r", b"123456\r"), (b"00mb\r", b"025807D0\r")]
-    )
+    port = TranscriptPort([(b"00na\r", b"KTRD 4085-1\r"), (b"00sn\r", b"123456\r"), (b"00mb\r", b"025807D0\r")])
     head = KtrdPyrometer(port, UppCodec(), 0, RANGE)
     identity = head.identify()
     assert identity.model == "KTRD 4085-1"

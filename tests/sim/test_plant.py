@@ -32,9 +32,7 @@ def simulate(state: PlantState, power_w: float, seconds: float, dt: float = 0.00
     return state
 
 
-@pytest.mark.parametrize(
-    "celsius, low, high", [(600, 40, 65), (1000, 120, 170), (1150, 150, 300), (1500, 380, 460)]
-)
+@pytest.mark.parametrize("celsius, low, high", [(600, 40, 65), (1000, 120, 170), (1150, 150, 300), (1500, 380, 460)])
 def test_steady_state_power_curve(celsius: float, low: float, high: float) -> None:
     assert low <= steady_power(c_to_k(celsius), A) <= high
 
@@ -106,6 +104,4 @@ def test_preset_b_is_slower_than_a() -> None:
 def test_felt_resistance_is_ntc_and_matches_the_reference() -> None:
     assert felt_resistance(293.0, A) == pytest.approx(2.0, rel=1e-3)
     assert felt_resistance(c_to_k(1150), A) == pytest.approx(1.30, abs=0.02)
-    assert channel_resistance(c_to_k(1150), A, Wiring.SERIES) > channel_resistance(
-        c_to_k(1150), A, Wiring.PARALLEL
-    )
+    assert channel_resistance(c_to_k(1150), A, Wiring.SERIES) > channel_resistance(c_to_k(1150), A, Wiring.PARALLEL)

@@ -102,9 +102,7 @@ def test_probe_pyrometer_finds_the_default_codec(server: tuple[subprocess.Popen[
         env={**os.environ},
     )
     assert out.returncode == 0, out.stderr
-    assert re.search(
-        r"^upp: address 00, KTRD .*600-2000 °C, reading (BELOW_RANGE|NOT_READY)", out.stdout, re.M
-    )
+    assert re.search(r"^upp: address 00, KTRD .*600-2000 °C, reading (BELOW_RANGE|NOT_READY)", out.stdout, re.M)
 
 
 def test_sim_server_exits_cleanly_on_sigint(server: tuple[subprocess.Popen[str], str, str]) -> None:

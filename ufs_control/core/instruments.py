@@ -132,6 +132,10 @@ class PowerSupply(Protocol):
 
     def set_all_outputs_off(self) -> None: ...
 
+    def force_outputs_off(self) -> None:
+        """Switch all outputs off without relying on a reply (the unit may not be answering)."""
+        ...
+
     def reset_trips(self) -> None: ...
 
 

@@ -153,9 +153,7 @@ def load_params(path: str | Path) -> ThermalParams:
 def cp_carbon(t_k: float) -> float:
     """Specific heat of graphite/carbon felt in J/(kg K), Butland & Maddison fit, 250-3000 K."""
     t = min(max(t_k, 250.0), 3000.0)
-    return 4184.0 * (
-        0.538657 + 9.11129e-6 * t - 90.2725 / t - 43449.3 / t**2 + 1.59309e7 / t**3 - 1.43688e9 / t**4
-    )
+    return 4184.0 * (0.538657 + 9.11129e-6 * t - 90.2725 / t - 43449.3 / t**2 + 1.59309e7 / t**3 - 1.43688e9 / t**4)
 
 
 def cp_bn(t_k: float) -> float:
@@ -210,11 +208,7 @@ def felt_heat_capacity(t_k: float, p: ThermalParams) -> float:
 
 def sample_heat_capacity(t_k: float, p: ThermalParams) -> float:
     """Heat capacity of the sample-stack node in J/K."""
-    return (
-        (p.phi * p.felt_mass_kg + p.m_foil_kg) * cp_carbon(t_k)
-        + p.m_llzo_kg * cp_llzo(t_k)
-        + p.m_bn_kg * cp_bn(t_k)
-    )
+    return (p.phi * p.felt_mass_kg + p.m_foil_kg) * cp_carbon(t_k) + p.m_llzo_kg * cp_llzo(t_k) + p.m_bn_kg * cp_bn(t_k)
 
 
 def felt_loss(t_f_k: float, t_e_k: float, p: ThermalParams) -> float:

@@ -1,0 +1,277 @@
+"""Controllers. The product controller is feedforward from the plant model plus a PI correction
+(simple-pid) on electrical power, with a temperature-scheduled integral time, an adaptive feedforward
+scale, and a bumpless hand-over that pre-loads the mismatch measured when the loop closes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+from simple_pid import PID
+
+from ufs_control.control.model import PlantModel
+from ufs_control.core.rig import ControllerConfig
+
+K_FF_RANGE = (0.4, 2.5)
+
+
+@dataclass(frozen=True)
+class ControlInput:
+    """One control tick. Temperatures in °C, rates in °C/s, powers in W."""
+
+    dt_s: float
+    setpoint_c: float | None
+    setpoint_rate_c_per_s: float
+    measured_c: float | None
+    closed: bool  # the runner allows closed-loop action this tick (engaged and a valid reading)
+    p_max_w: float
+    open_power_w: float | None = None  # an open-loop power segment
+
+
+@dataclass(frozen=True)
+class ControlOutput:
+    """The command and its visible components (the run log records them)."""
+
+    power_w: float
+    ff_w: float = 0.0
+    p_w: float = 0.0
+    i_w: float = 0.0
+    closed: bool = False
+    voltage_v: float | None = None  # set only by controllers that command volts directly
+
+
+class Controller(Protocol):
+    """A small callable with explicit state."""
+
+    name: str
+    rebase: bool
+
+    def update(self, inp: ControlInput) -> ControlOutput: ...
+
+    def engage(self, setpoint_c: float, setpoint_rate: float, measured_rate: float | None) -> None:
+        """The loop closes now (the runner has re-based the profile onto the measurement)."""
+        ...
+
+    def reset(self) -> None: ...
+
+
+class _Time:
+    """simple-pid reads a time function even when dt is passed; give it controller time."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class FeedforwardPI:
+    """P = k·P_ss(T_sp) + C(T_sp)·dT_sp/dt + PI(T_sp − T_meas).
+
+    Kc = C_f/(τc + θ) and τ_I = min(C_f/G, 4(τc + θ)) are scheduled on the setpoint. The PI output is
+    limited every cycle to (−P_ff, P_max − P_ff), so its integral cannot wind up past the actuator. The
+    scale ``k`` starts at 1, is set at hand-over from the rate mismatch seen in the blind zone, and then
+    adapts slowly on the tracking error, so a model that is off by a factor tracks ramps without lag.
+    """
+
+    rebase = True
+
+    def __init__(self, model: PlantModel, config: ControllerConfig | None = None, name: str = "ff_pi") -> None:
+        self.model = model
+        self.config = config or ControllerConfig()
+        self.name = name
+        self._time = _Time()
+        self.pid = PID(0.5, 0.5, 0.0, sample_time=None, output_limits=(None, None), time_fn=self._time)
+        self.pid.set_auto_mode(False)
+        self.k_ff = 1.0
+        self.b_ff = 0.0
+        self.adapt_gain = 0.25  # fraction of the integral action carried by the feedforward scale
+        self._paused = False
+        self._last_power = 0.0
+        self._error_f: float | None = None
+        self._rate_env = 0.0
+        self._dt = 0.05
+
+    def reset(self) -> None:
+        self.pid.reset()
+        self.pid.set_auto_mode(False)
+        self.k_ff = 1.0
+        self.b_ff = 0.0
+        self._paused = False
+        self._last_power = 0.0
+        self._error_f = None
+        self._rate_env = 0.0
+
+    def _tunings(self, sp: float, rate: float) -> tuple[float, float]:
+        """SIMC on the felt node: Kc = C_f/(τc + θ), τ_I = min(C_f/G, 4(τc + θ)), scheduled on the setpoint.
+
+        τc is short on ramps (tracking) and long on flat setpoints, where the only thing a fast loop would
+        do is pass the pyrometer's noise into the sample.
+        """
+        c = self.config
+        # Stay fast for a couple of seconds after a ramp ends: the corner is where model error in the
+        # heat capacity shows up as a step, and a slow loop would let it through as overshoot.
+        self._rate_env = max(abs(rate), self._rate_env * math.exp(-self._dt / 1.5))
+        blend = min(self._rate_env / 10.0, 1.0)
+        tau_c = c.tau_c_hold_s + (c.tau_c_s - c.tau_c_hold_s) * blend
+        cf = self.model.felt_capacity_j_k(sp)
+        kc = cf / (tau_c + c.theta_s)
+        tau_i = min(cf / self.model.conductance_w_k(sp), 4.0 * (tau_c + c.theta_s))
+        return kc, kc / tau_i
+
+    def feedforward_w(self, sp: float, rate: float) -> float:
+        """k·P_ss(T_sp) + b·(T_sp − T_amb) + C(T_sp)·dT_sp/dt, in W."""
+        dt_amb = sp - (self.model.params.t_amb_k - 273.15)
+        return self.k_ff * self.model.steady_power_w(sp) + self.b_ff * dt_amb + self.model.heat_capacity_j_k(sp) * rate
+
+    def engage(self, setpoint_c: float, setpoint_rate: float, measured_rate: float | None) -> None:
+        """Close the loop bumplessly in power, and correct the rate mismatch seen in the blind zone.
+
+        The power that was going in is what this plant needed to do what it did; re-basing moved the
+        setpoint, so the model's feedforward at the new setpoint would jump. The mismatch (plus
+        C·(planned rate - measured rate)) becomes a loss term proportional to (T - T_amb): near the
+        pyrometer's lower limit conduction into the clamps dominates the model error, and it grows with
+        the temperature difference, not with T⁴.
+        """
+        c = self.model.heat_capacity_j_k(setpoint_c)
+        wanted = self._last_power
+        if measured_rate is not None:
+            wanted += c * (setpoint_rate - measured_rate)
+        if self._last_power > 0:
+            mismatch = wanted - self.feedforward_w(setpoint_c, setpoint_rate)
+            span = max(setpoint_c - self.model.params.t_amb_k + 273.15, 50.0)
+            self.b_ff = mismatch / span
+        self.pid.set_auto_mode(True, last_output=0.0)
+        self._paused = False
+        self._error_f = None
+
+    def update(self, inp: ControlInput) -> ControlOutput:
+        out = self._update(inp)
+        self._last_power = out.power_w
+        return out
+
+    def _update(self, inp: ControlInput) -> ControlOutput:
+        self._time.t += inp.dt_s
+        if inp.open_power_w is not None:
+            self._pause()
+            return ControlOutput(min(inp.open_power_w, inp.p_max_w), ff_w=inp.open_power_w)
+        sp = inp.setpoint_c
+        if sp is None:
+            self._pause()
+            return ControlOutput(0.0)
+        ff = self.feedforward_w(sp, inp.setpoint_rate_c_per_s)
+        if not inp.closed or inp.measured_c is None or (not self.pid.auto_mode and not self._paused):
+            if self.pid.auto_mode:
+                self._pause()
+            return ControlOutput(min(max(ff, 0.0), inp.p_max_w), ff_w=ff)
+        if self._paused:
+            # Resume bumplessly with the integral it had: never integrate on stale data.
+            self.pid.set_auto_mode(True, last_output=self._held_integral)
+            self._paused = False
+        self._dt = inp.dt_s
+        kc, ki = self._tunings(sp, inp.setpoint_rate_c_per_s)
+        self.pid.tunings = (kc, ki * (1.0 - self.adapt_gain), 0.0)
+        self.pid.output_limits = (-ff, inp.p_max_w - ff)
+        # Filter the error, not the measurement: a ramp that is tracked gives a steady error, so the filter
+        # adds no lag bias there, while the pyrometer's noise is kept out of the proportional term.
+        error = sp - inp.measured_c
+        tau_f = self.config.error_filter_s
+        if self._error_f is None or tau_f <= 0:
+            self._error_f = error
+        else:
+            self._error_f += (error - self._error_f) * inp.dt_s / (tau_f + inp.dt_s)
+        self.pid.setpoint = sp
+        raw = self.pid(sp - self._error_f, dt=inp.dt_s)
+        u = 0.0 if raw is None else float(raw)
+        if self.config.adapt_feedforward:
+            # The adaptive scale is the rest of the integral action, shaped like the steady-state loss.
+            p_ss = max(self.model.steady_power_w(sp), 1.0)
+            dk = ki * self.adapt_gain * self._error_f * inp.dt_s / p_ss
+            at_limit = (ff + u >= inp.p_max_w and dk > 0) or (ff + u <= 0 and dk < 0)
+            if not at_limit:
+                self.k_ff = min(max(self.k_ff + dk, K_FF_RANGE[0]), K_FF_RANGE[1])
+        p_term, i_term, _ = self.pid.components
+        power = min(max(ff + u, 0.0), inp.p_max_w)
+        return ControlOutput(power, ff_w=ff, p_w=float(p_term), i_w=float(i_term), closed=True)
+
+    _held_integral = 0.0
+
+    def _pause(self) -> None:
+        if self.pid.auto_mode:
+            self._held_integral = float(self.pid.components[1])
+            self.pid.set_auto_mode(False)
+            self._paused = True
+
+
+class OpenLoopProgramme:
+    """Baseline: the power programme a model predicts (P_ss(T_sp) + C·dT_sp/dt), never corrected."""
+
+    rebase = False
+
+    def __init__(self, model: PlantModel, name: str = "open_loop") -> None:
+        self.model = model
+        self.name = name
+
+    def reset(self) -> None:
+        pass
+
+    def engage(self, setpoint_c: float, setpoint_rate: float, measured_rate: float | None) -> None:
+        pass
+
+    def update(self, inp: ControlInput) -> ControlOutput:
+        if inp.open_power_w is not None:
+            return ControlOutput(min(inp.open_power_w, inp.p_max_w), ff_w=inp.open_power_w)
+        if inp.setpoint_c is None:
+            return ControlOutput(0.0)
+        ff = (
+            self.model.steady_power_w(inp.setpoint_c)
+            + self.model.heat_capacity_j_k(inp.setpoint_c) * inp.setpoint_rate_c_per_s
+        )
+        return ControlOutput(min(max(ff, 0.0), inp.p_max_w), ff_w=ff)
+
+
+class NaiveVoltagePID:
+    """Baseline: what a hand-written script does — simple-pid on volts, fixed gains, no feedforward.
+
+    Below the pyrometer's range it applies a fixed preheat voltage; once readings are valid it closes
+    a PI on the supply voltage.
+    """
+
+    rebase = False
+
+    def __init__(
+        self,
+        kp_v_per_k: float = 0.02,
+        ki_v_per_ks: float = 0.04,
+        preheat_v: float = 20.0,
+        max_v: float = 45.0,
+        name: str = "naive_voltage_pid",
+    ) -> None:
+        self.name = name
+        self._time = _Time()
+        self.preheat_v = preheat_v
+        self.pid = PID(kp_v_per_k, ki_v_per_ks, 0.0, sample_time=None, output_limits=(0.0, max_v), time_fn=self._time)
+        self.pid.set_auto_mode(False)
+
+    def reset(self) -> None:
+        self.pid.reset()
+        self.pid.set_auto_mode(False)
+
+    def engage(self, setpoint_c: float, setpoint_rate: float, measured_rate: float | None) -> None:
+        self.pid.set_auto_mode(True, last_output=self.preheat_v)
+
+    def update(self, inp: ControlInput) -> ControlOutput:
+        self._time.t += inp.dt_s
+        if inp.open_power_w is not None:
+            return ControlOutput(min(inp.open_power_w, inp.p_max_w), ff_w=inp.open_power_w)
+        if inp.setpoint_c is None:
+            return ControlOutput(0.0, voltage_v=0.0)
+        if not inp.closed or inp.measured_c is None or not self.pid.auto_mode:
+            return ControlOutput(0.0, voltage_v=self.preheat_v)
+        self.pid.setpoint = inp.setpoint_c
+        raw = self.pid(inp.measured_c, dt=inp.dt_s)
+        volts = self.preheat_v if raw is None else float(raw)
+        p_term, i_term, _ = self.pid.components
+        return ControlOutput(0.0, p_w=float(p_term), i_w=float(i_term), closed=True, voltage_v=volts)

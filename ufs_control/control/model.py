@@ -1,0 +1,69 @@
+"""The plant model as the controller sees it: tabulated steady-state power, heat capacity, loss
+conductance and resistance versus felt temperature (°C), interpolated linearly.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+
+from ufs_control.core.thermal import (
+    ThermalParams,
+    Wiring,
+    available_power,
+    c_to_k,
+    channel_resistance,
+    effective_heat_capacity,
+    felt_heat_capacity,
+    steady_power,
+)
+
+STEP_C = 5.0
+MAX_C = 2600.0
+
+
+class PlantModel:
+    """Fast look-ups of the model at a felt temperature in °C (0-2600 °C, clamped)."""
+
+    def __init__(self, params: ThermalParams, wiring: Wiring = Wiring.SERIES) -> None:
+        self.params = params
+        self.wiring = wiring
+        self._t = [i * STEP_C for i in range(int(MAX_C / STEP_C) + 1)]
+        ks = [c_to_k(t) for t in self._t]
+        self._p_ss = [steady_power(k, params) for k in ks]
+        self._c_eff = [effective_heat_capacity(k, params) for k in ks]
+        self._c_felt = [felt_heat_capacity(k, params) for k in ks]
+        self._r = [channel_resistance(k, params, wiring) for k in ks]
+        self._p_avail = [available_power(k, params, wiring) for k in ks]
+
+    def _interp(self, table: list[float], t_c: float) -> float:
+        if not math.isfinite(t_c):
+            raise ValueError(f"temperature must be finite, got {t_c}")
+        t = min(max(t_c, 0.0), MAX_C)
+        i = min(bisect.bisect_right(self._t, t) - 1, len(self._t) - 2)
+        frac = (t - self._t[i]) / STEP_C
+        return table[i] + (table[i + 1] - table[i]) * frac
+
+    def steady_power_w(self, t_c: float) -> float:
+        """Power in W that holds the felt at ``t_c`` °C."""
+        return self._interp(self._p_ss, t_c)
+
+    def heat_capacity_j_k(self, t_c: float) -> float:
+        """Felt + sample-stack heat capacity in J/K."""
+        return self._interp(self._c_eff, t_c)
+
+    def felt_capacity_j_k(self, t_c: float) -> float:
+        return self._interp(self._c_felt, t_c)
+
+    def conductance_w_k(self, t_c: float) -> float:
+        """dP_ss/dT in W/K."""
+        lo, hi = max(t_c - STEP_C, 0.0), t_c + STEP_C
+        return max((self.steady_power_w(hi) - self.steady_power_w(lo)) / (hi - lo), 1e-3)
+
+    def channel_resistance_ohm(self, t_c: float) -> float:
+        """Load resistance of one channel in ohm."""
+        return self._interp(self._r, t_c)
+
+    def available_power_w(self, t_c: float) -> float:
+        """Total power the supply envelope allows at ``t_c``."""
+        return self._interp(self._p_avail, t_c)

@@ -1,0 +1,61 @@
+"""``plot.png`` of a run: temperature, setpoint and planned curve above, power below (matplotlib, Agg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ufs_control.core.profile import Plan, setpoint_at
+from ufs_control.runner.records import Sample
+
+
+def write_plot(run_dir: Path, samples: list[Sample], laid: Plan | None, title: str | None = None) -> Path:
+    """Write ``run_dir/plot.png`` and return its path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_t, ax_p) = plt.subplots(2, 1, sharex=True, figsize=(10, 6.5), height_ratios=[3, 1.3])
+    t = [s.t_s for s in samples]
+    if laid is not None and samples:
+        offset = samples[0].t_s - samples[0].profile_t_s
+        n = 600
+        grid = [laid.duration_s * i / n for i in range(n + 1)]
+        planned = [setpoint_at(laid, g)[0] for g in grid]
+        ax_t.plot(
+            [g + offset for g in grid],
+            [p if p is not None else float("nan") for p in planned],
+            color="0.75",
+            lw=3,
+            label="planned",
+        )
+    ax_t.plot(
+        t,
+        [s.setpoint_c if s.setpoint_c is not None else float("nan") for s in samples],
+        color="tab:orange",
+        lw=1.2,
+        label="setpoint",
+    )
+    ax_t.plot(
+        t,
+        [s.temperature_c if s.temperature_c is not None else float("nan") for s in samples],
+        color="tab:red",
+        lw=1.2,
+        label="temperature (pyrometer)",
+    )
+    ax_t.set_ylabel("°C")
+    ax_t.grid(alpha=0.3)
+    ax_t.legend(loc="upper right", fontsize=8)
+    ax_p.plot(t, [s.power_w for s in samples], color="tab:blue", lw=1.0, label="power command")
+    ax_p.plot(t, [s.ff_w for s in samples], color="tab:cyan", lw=0.8, ls="--", label="feedforward")
+    ax_p.set_ylabel("W")
+    ax_p.set_xlabel("time (s)")
+    ax_p.grid(alpha=0.3)
+    ax_p.legend(loc="upper right", fontsize=8)
+    if title:
+        ax_t.set_title(title)
+    fig.tight_layout()
+    path = run_dir / "plot.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
