@@ -246,7 +246,6 @@ class Cpx400dp:
 
     def force_outputs_off(self) -> None:
         """Send ``OPALL 0`` without waiting for any reply: the path for a unit that may not be answering."""
-        self._needs_resync = True  # whatever was half-read before is stale now
         try:
             self.resource.write(ALL_OFF)
         except Exception as exc:

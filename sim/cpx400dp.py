@@ -130,6 +130,7 @@ class Cpx400dpEmulator:
         self.address = 11
         self.garbage_replies = False
         self.silent = False
+        self.runaway = False
         self._pending: list[tuple[float, int, str, float]] = []
         self._next_meter_t = 0.0
         self._rng = random.Random(seed)
@@ -165,6 +166,8 @@ class Cpx400dpEmulator:
             else:
                 ch.eff_on = bool(value)
         for n, ch in enumerate(self.channels):
+            if self.runaway:
+                ch.eff_v, ch.eff_i = 40.0, 20.0
             self._step_channel(n + 1, ch, dt, loads_ohm[n])
         if t >= self._next_meter_t:
             for ch in self.channels:

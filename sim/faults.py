@@ -18,6 +18,9 @@ FAULTS: dict[str, str] = {
     "felt-open": "felt breaks: open circuit",
     "felt-short": "partial short across the felts (0.3 ohm bypass)",
     "contact-rising": "clamp contact resistance rises by 0.2 ohm/s",
+    "psu-runaway": "supply output sticks at 40 V / 20 A whatever is written (OP 0 still works)",
+    "psu-lock-stolen": "another client takes the interface lock: our writes fail with EER 200",
+    "extra-cooling": "a sudden extra heat sink on the felts (150 W at 1150 °C, proportional to T - T_amb)",
 }
 
 

@@ -84,6 +84,7 @@ class SimRig:
         self.shorted = False
         self.contact_extra_ohm = 0.0
         self._contact_rising = False
+        self.extra_cooling_w_per_k = 0.0
         self.felt_power_w = 0.0
         self.contact_power_w = 0.0
         self.energy_j = 0.0
@@ -154,6 +155,13 @@ class SimRig:
             self.shorted = True
         elif name == "contact-rising":
             self._contact_rising = True
+        elif name == "psu-runaway":
+            psu.runaway = True
+        elif name == "psu-lock-stolen":
+            thief = psu.open_session("another client")
+            thief.feed(b"IFLOCK\n")
+        elif name == "extra-cooling":
+            self.extra_cooling_w_per_k = 150.0 / 1125.0
 
     def _path_ohm(self, r_felt: float) -> tuple[float, float]:
         """Return (path resistance of one channel through felts and contacts, felt share of it)."""
@@ -199,6 +207,7 @@ class SimRig:
             p_contact += p_path * (1.0 - felt_share)
         self.felt_power_w, self.contact_power_w = p_felt, p_contact
         self.energy_j += (p_felt + p_contact) * dt
-        self.state = step(self.state, PlantInputs(p_felt, p_contact), dt, p)
+        sink = self.extra_cooling_w_per_k * (self.state.t_felt_k - p.t_amb_k)
+        self.state = step(self.state, PlantInputs(p_felt - sink, p_contact), dt, p)
         self.pyrometer.step(dt, k_to_c(self.state.t_felt_k))
         self.t = t_now

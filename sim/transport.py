@@ -56,7 +56,7 @@ class InMemoryPort:
 
     def __init__(self, rig: SimRig) -> None:
         self.rig = rig
-        self.timeout: float | None = 0.2  # s, as in pyserial
+        self.timeout: float | None = 0.1  # s, as in pyserial
         self.port = "sim://pyrometer"
         self.baudrate = 19200
         self._rx = b""

@@ -267,6 +267,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         session.close()
         line.done()
     print(f"{result.outcome.value}: {result.reason}")
+    if not result.output_off_confirmed:
+        print(
+            "WARNING: the supply did not confirm OUTPUT OFF. Switch it off at its front panel now; "
+            "its OVP/OCP limits bound the power meanwhile.",
+            file=sys.stderr,
+        )
     _print_metrics(result.metrics)
     if result.run_dir is not None:
         print(f"run folder: {result.run_dir}")

@@ -10,7 +10,7 @@ import pytest
 from sim.faults import FAULTS, Fault, parse_fault
 from sim.rig import SimOptions
 from ufs_control.app import SimulatedRig, build_simulator
-from ufs_control.core.errors import InstrumentReplyError, InstrumentTimeout
+from ufs_control.core.errors import InstrumentReplyError, InstrumentReportedError, InstrumentTimeout
 from ufs_control.core.instruments import PyrometerStatus
 from ufs_control.core.thermal import Wiring, preset
 
@@ -109,6 +109,23 @@ def test_every_fault_is_visible_through_the_drivers(name: str) -> None:
         sim.clock.sleep(3.0)
         v1, i1 = psu.measure_output(1)
         assert v1 / i1 > v0 / i0 + 0.5
+    elif name == "psu-runaway":
+        psu.set_voltage_and_current(1, 5.0, 2.0)
+        sim.clock.sleep(0.3)
+        assert psu.measure_output(1)[0] > 30.0  # 40 V asked; the 420 W envelope clamps it (UNREG)
+        psu.set_output(1, False)
+        sim.clock.sleep(0.3)
+        assert psu.measure_output(1)[0] == 0.0
+    elif name == "psu-lock-stolen":
+        with pytest.raises(InstrumentReportedError) as info:
+            psu.set_voltage(1, 5.0)
+        assert info.value.code == 200
+    elif name == "extra-cooling":
+        before = sim.rig.truth().felt_c
+        sim.clock.sleep(1.0)
+        assert sim.rig.truth().felt_c < before - 100.0
+    else:
+        pytest.fail(f"no check for fault {name}")
 
 
 def test_fault_spec_parsing() -> None:

@@ -385,12 +385,15 @@ def _check_plan(profile: Profile) -> None:
                     f"segment {s.index + 1} ({s.kind})",
                     f"reaches {t:g} °C, above max_temperature_c {profile.max_temperature_c:g}",
                 )
-        seg = s.segment
-        if isinstance(seg, Hold) and s.start_c is None:
-            raise ProfileError(source, f"segment {s.index + 1} (hold)", "follows an open-loop segment: no setpoint")
-        if isinstance(seg, Cool) and seg.controlled and s.start_c is not None and seg.target_c is not None:
-            if seg.target_c > s.start_c:
-                raise ProfileError(source, f"segment {s.index + 1} (cool)", "target_c is above the present setpoint")
+        seg, where = s.segment, f"segment {s.index + 1} ({s.kind})"
+        prev = laid.segments[s.index - 1] if s.index > 0 else None
+        if isinstance(seg, Hold) and (prev is None or prev.end_c is None):
+            raise ProfileError(source, where, "follows an open-loop segment or starts the profile: no setpoint to hold")
+        if isinstance(seg, Cool) and seg.controlled:
+            if prev is None or prev.end_c is None:
+                raise ProfileError(source, where, "a controlled cool needs a setpoint before it")
+            if seg.target_c is not None and seg.target_c > prev.end_c:
+                raise ProfileError(source, where, "target_c is above the present setpoint")
 
 
 def load_profile(path: str | Path) -> Profile:

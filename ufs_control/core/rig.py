@@ -28,7 +28,7 @@ class PyrometerConfig:
     protocol: str = "upp"
     address: int = 0
     range_c: tuple[float, float] = (600.0, 2000.0)
-    timeout_s: float = 0.2
+    timeout_s: float = 0.1
 
 
 @dataclass(frozen=True)

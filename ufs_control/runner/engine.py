@@ -15,7 +15,7 @@ import threading
 import traceback
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +175,7 @@ class Runner:
         self.period_s = 1.0 / rig.controller.loop_hz
         self.cold_resistance_ohm: float | None = None
         self._r_cal = 1.0
+        self.off_sent_t = 0.0
         self._last_set: tuple[float, float] | None = None
         self._meter: tuple[float, float] | None = None
         self._periods: list[float] = []
@@ -286,6 +287,8 @@ class Runner:
             self._event("error", message=reason, traceback=traceback.format_exc())
         finally:
             off = self._quench()
+            if not off:
+                off = self._retry_off()
             if trip is not None:
                 self._event("trip", interlock=trip.name, reason=trip.reason, detected_t_s=trip.t_s)
             self._event("output_off", confirmed=off)
@@ -309,6 +312,7 @@ class Runner:
             run_dir=self._recorder.dir if self._recorder else None,
             preflight_failed=preflight_failed,
             instrument_failure=instrument_failure,
+            output_off_confirmed=off,
         )
         if self._recorder is not None:
             self._write_run_json(profile, operator, sample_id, started, result, samples)
@@ -376,18 +380,28 @@ class Runner:
     # --- instrument access ----------------------------------------------------------------------
 
     def _output_off_now(self) -> bool:
+        """Send the off command at once (no reply awaited), then confirm it; return True if confirmed."""
         try:
-            self.psu.set_all_outputs_off()
-            ok = True
-        except InstrumentError:
-            try:
-                self.psu.force_outputs_off()
-            except InstrumentError:
-                return False
-            ok = False
+            self.psu.force_outputs_off()
+        except InstrumentError as exc:
+            self._event("warning", message=f"off command could not be sent: {exc}")
+        self.off_sent_t = self.clock.now()
         self._output_on = False
         self._last_set = None
-        return ok
+        try:
+            self.psu.set_all_outputs_off()
+            return True
+        except InstrumentError as exc:
+            self._event("warning", message=f"output off not confirmed: {exc}")
+            return False
+
+    def _retry_off(self) -> bool:
+        """The supply did not confirm: try a few more times over about a second before giving up."""
+        for _ in range(3):
+            self.clock.sleep(0.25)
+            if self._quench():
+                return True
+        return False
 
     def _quench(self) -> bool:
         """Output off; return True when the supply confirmed it."""
@@ -614,12 +628,13 @@ class Runner:
                 holdback_max_s=hold_seg.max_wait_s if hold_seg is not None else None,
                 emergency_stop=self._estop,
             )
-            trip = evaluate(snap, lim)
+            detected = self.clock.now()
+            trip = evaluate(replace(snap, t_s=detected - self._t0), lim)
             if trip is not None:
                 latched = self.latch.latch(trip)
                 with self._io_lock:
                     self._output_off_now()
-                self._trip_off_s = self.clock.now() - self._t0 - t
+                self._trip_off_s = self.off_sent_t - detected
                 raise _Stop(Outcome.TRIPPED, latched.reason, latched)
 
             # control
@@ -642,7 +657,15 @@ class Runner:
                 mon.high_since = mon.high_start_c = None
 
             # write
-            v_set, i_set = self._actuate(out, sp, meas if valid else None)
+            try:
+                v_set, i_set = self._actuate(out, sp, meas if valid else None)
+            except InstrumentReportedError as exc:
+                mon.supply_error = str(exc)
+                v_set, i_set = self._last_set or (0.0, 0.0)
+            except InstrumentError as exc:
+                mon.supply_failures += 1
+                self._event("warning", message=f"supply: {exc}")
+                v_set, i_set = self._last_set or (0.0, 0.0)
             latency = self.clock.now() - t_abs
             self._latencies.append(latency)
 

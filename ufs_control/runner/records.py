@@ -74,6 +74,7 @@ class RunResult:
     run_dir: Path | None = None
     preflight_failed: bool = False
     instrument_failure: bool = False
+    output_off_confirmed: bool = True
 
 
 def utc_now() -> datetime:

@@ -1,0 +1,53 @@
+"""Rig configuration: the example loads; every bad value names the file and field in one line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ufs_control.core.errors import ConfigError
+from ufs_control.core.rig import load_rig
+from ufs_control.core.thermal import Wiring
+
+
+def test_example_loads_as_a_simulated_rig() -> None:
+    rig = load_rig(Path("rig.example.toml"))
+    assert rig.simulated
+    assert rig.wiring is Wiring.SERIES
+    assert rig.channels == (1,)
+    assert rig.pyrometer.range_c == (600.0, 2000.0)
+
+
+def test_per_channel_wiring_uses_both_outputs(tmp_path: Path) -> None:
+    path = tmp_path / "rig.toml"
+    path.write_text('[wiring]\nmode = "per_channel"\n[limits]\nmax_power_w = 800\n')
+    rig = load_rig(path)
+    assert rig.channels == (1, 2)
+
+
+@pytest.mark.parametrize(
+    "text, field",
+    [
+        ("[psu]\nchannel = 3\n", "psu.channel"),
+        ('[wiring]\nmode = "star"\n', "wiring.mode"),
+        ("[limits]\nmax_voltage_v = 70\n", "limits.max_voltage_v"),
+        ("[limits]\nmax_current_a = -1\n", "limits.max_current_a"),
+        ("[limits]\nmax_power_w = 500\n", "limits.max_power_w"),
+        ('[limits]\nmax_temperature_c = "hot"\n', "limits.max_temperature_c"),
+        ("[pyrometer]\nrange_c = [900, 600]\n", "pyrometer.range_c"),
+        ("[pyrometer]\naddress = 120\n", "pyrometer.address"),
+        ("[controller]\nloop_hz = 500\n", "controller.loop_hz"),
+        ("[controller]\nadapt_feedforward = 1\n", "controller.adapt_feedforward"),
+        ("[model]\nemissivity = 2\n", "emissivity"),
+        ("[bogus]\n", "bogus"),
+        ("[psu]\nvoltage = 3\n", "psu.voltage"),
+    ],
+)
+def test_bad_settings(tmp_path: Path, text: str, field: str) -> None:
+    path = tmp_path / "rig.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_rig(path)
+    assert info.value.field == field
+    assert str(path) in str(info.value) and "\n" not in str(info.value)

@@ -1,0 +1,179 @@
+"""Every interlock, triggered through the simulator's fault injection: output off within two control
+periods of detection, the latched reason in events.jsonl and run.json, and the next start refused until
+an operator acknowledges."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sim.faults import Fault
+from tests.runner.helpers import events, llzo, run_json, session
+from ufs_control.core.interlocks import INTERLOCKS
+from ufs_control.runner.engine import PreflightError, Progress
+from ufs_control.runner.records import Outcome
+
+PERIOD_S = 0.05
+
+CASES: list[tuple[str, str, list[Fault], dict[str, Any]]] = [
+    ("felt open", "felt_open", [Fault("felt-open", 15.0)], {}),
+    ("felt short", "felt_short", [Fault("felt-short", 15.0)], {}),
+    ("contact degrading", "resistance_drift", [Fault("contact-rising", 14.0)], {}),
+    ("ovp trip", "supply_trip", [Fault("psu-ovp-trip", 15.0)], {}),
+    ("ocp trip", "supply_trip", [Fault("psu-ocp-trip", 15.0)], {}),
+    ("otp trip", "supply_trip", [Fault("psu-otp-trip", 15.0)], {}),
+    ("lock stolen", "supply_error", [Fault("psu-lock-stolen", 15.0)], {}),
+    ("supply silent", "supply_silent", [Fault("psu-no-reply", 15.0)], {}),
+    ("supply garbage", "supply_silent", [Fault("psu-garbage", 15.0)], {}),
+    ("pyrometer silent", "pyrometer_fault", [Fault("pyro-silent", 30.0)], {}),
+    ("pyrometer garbled", "pyrometer_fault", [Fault("pyro-garbled", 30.0)], {}),
+    ("pyrometer stuck", "pyrometer_stale", [Fault("pyro-stuck", 30.0)], {}),
+    ("pyrometer never in range", "loop_break", [Fault("pyro-under-range", 0.0)], {}),
+    ("supply runaway", "over_temperature", [Fault("psu-runaway", 30.0)], {}),
+    (
+        "heat sink, saturated",
+        "tracking_error",
+        [Fault("extra-cooling", 30.0)],
+        {"max_power_w": 300.0, "loop_break_s": 100.0},
+    ),
+    (
+        "heat sink in the hold",
+        "holdback_timeout",
+        [Fault("extra-cooling", 23.0)],
+        {"max_power_w": 330.0, "loop_break_s": 100.0, "tracking_band_k": 100.0},
+    ),
+    ("run too long", "max_run_time", [], {"max_run_s": 10.0}),
+]
+
+
+@pytest.mark.parametrize("label, interlock, faults, limits", CASES, ids=[c[0] for c in CASES])
+def test_fault_trips_its_interlock(
+    tmp_path: Path, label: str, interlock: str, faults: list[Fault], limits: dict[str, Any]
+) -> None:
+    s = session(tmp_path, faults, **limits)
+    try:
+        result = s.runner.run(llzo())
+        assert result.outcome is Outcome.TRIPPED, result.reason
+        assert result.trip_name == interlock, result.reason
+        # output off within two control periods of detection
+        assert result.metrics["trip_to_output_off_s"] is not None
+        assert result.metrics["trip_to_output_off_s"] <= 2 * PERIOD_S
+        assert s.sim is not None
+        s.sim.clock.sleep(0.1)
+        truth = s.sim.rig.truth()
+        if label == "lock stolen":
+            # Another client owns the supply: our off command is refused (EER 200). The run says so;
+            # the supply's own OVP/OCP, set in preflight, still bound the power.
+            off = [e for e in events(result) if e["type"] == "output_off"]
+            assert off[0]["confirmed"] is False
+            assert s.sim.psu.read_ovp(1) == pytest.approx(47.0)
+        else:
+            assert truth.felt_power_w < 1e-6
+        # latched reason in both records
+        trip_events = [e for e in events(result) if e["type"] == "trip"]
+        assert len(trip_events) == 1
+        assert trip_events[0]["interlock"] == interlock
+        assert trip_events[0]["reason"] == result.reason
+        record = run_json(result)
+        assert record["outcome"] == "tripped"
+        assert record["trip"] == interlock and record["reason"] == result.reason
+        off = [e for e in events(result) if e["type"] == "output_off"]
+        assert off and off[0]["t_s"] >= trip_events[0]["detected_t_s"]
+        # latched: no new start until acknowledged
+        assert s.runner.latch.tripped is not None
+        assert s.runner.request_start(llzo()) is False
+        with pytest.raises(PreflightError, match="acknowledge"):
+            s.runner.run(llzo())
+        assert s.runner.acknowledge() is not None
+        assert s.runner.latch.tripped is None
+    finally:
+        s.close()
+
+
+def test_every_interlock_is_exercised_here_or_below() -> None:
+    covered = {c[1] for c in CASES} | {"emergency_stop"}
+    assert covered == set(INTERLOCKS)
+
+
+def test_supply_that_stops_answering_is_still_switched_off(tmp_path: Path) -> None:
+    """A silent supply still takes OPALL 0 written blind; the felt stops heating."""
+    s = session(tmp_path, [Fault("psu-no-reply", 15.0)])
+    try:
+        result = s.runner.run(llzo())
+        assert result.trip_name == "supply_silent"
+        assert s.sim is not None
+        s.sim.clock.sleep(0.2)
+        assert s.sim.rig.truth().felt_power_w == 0.0
+        off = [e for e in events(result) if e["type"] == "output_off"]
+        assert off[0]["confirmed"] is False  # it could not confirm, and says so
+    finally:
+        s.close()
+
+
+def test_emergency_stop_switches_off_at_once_and_latches(tmp_path: Path) -> None:
+    s = session(tmp_path)
+    seen: dict[str, float] = {}
+
+    def press(p: Progress) -> None:
+        if p.elapsed_s >= 20.0 and "t" not in seen:
+            seen["t"] = p.elapsed_s
+            s.runner.emergency_stop()
+            assert s.sim is not None
+            seen["power_after"] = s.sim.rig.truth().felt_power_w
+            seen["output"] = float(s.sim.psu.read_output_state(1))
+
+    s.runner.progress = press
+    try:
+        result = s.runner.run(llzo())
+        assert result.outcome is Outcome.TRIPPED and result.trip_name == "emergency_stop"
+        assert seen["output"] == 0.0
+        samples_after = [e for e in events(result) if e["type"] == "trip"]
+        assert samples_after[0]["detected_t_s"] - seen["t"] <= 2 * PERIOD_S
+    finally:
+        s.close()
+
+
+def test_operator_abort_is_a_controlled_end_not_a_trip(tmp_path: Path) -> None:
+    s = session(tmp_path)
+
+    def abort(p: Progress) -> None:
+        if p.elapsed_s >= 25.0:
+            s.runner.request_abort("operator abort")
+
+    s.runner.progress = abort
+    try:
+        result = s.runner.run(llzo())
+        assert result.outcome is Outcome.ABORTED and result.reason == "operator abort"
+        assert s.runner.latch.tripped is None
+        assert run_json(result)["outcome"] == "aborted"
+        assert s.sim is not None and s.sim.psu.read_output_state(1) is False
+        s.sim.clock.sleep(15.0)  # let the felt cool below the hot-start limit
+        s.runner.progress = None
+        assert s.runner.run(llzo()).outcome is Outcome.FINISHED  # no acknowledgement needed
+    finally:
+        s.close()
+
+
+def test_preflight_refuses_an_open_felt(tmp_path: Path) -> None:
+    s = session(tmp_path, [Fault("felt-open", 0.0)])
+    try:
+        result = s.runner.run(llzo())
+        assert result.outcome is Outcome.FAILED and result.preflight_failed
+        assert "open circuit" in result.reason
+        assert s.sim is not None and s.sim.rig.truth().felt_c < 30.0
+    finally:
+        s.close()
+
+
+def test_preflight_refuses_a_hot_felt(tmp_path: Path) -> None:
+    s = session(tmp_path)
+    assert s.sim is not None
+    s.sim.clock.sleep(1.0)
+    s.sim.rig.set_temperatures_c(900.0)
+    try:
+        result = s.runner.run(llzo())
+        assert result.outcome is Outcome.FAILED and "already hot" in result.reason
+    finally:
+        s.close()
