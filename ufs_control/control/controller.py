@@ -93,6 +93,8 @@ class FeedforwardPI:
         self._error_f: float | None = None
         self._rate_env = 0.0
         self._dt = 0.05
+        self._sample_c: float | None = None
+        self._last_sp: float | None = None
 
     def reset(self) -> None:
         self.pid.reset()
@@ -103,6 +105,8 @@ class FeedforwardPI:
         self._last_power = 0.0
         self._error_f = None
         self._rate_env = 0.0
+        self._sample_c = None
+        self._last_sp = None
 
     def _tunings(self, sp: float, rate: float) -> tuple[float, float]:
         """SIMC on the felt node: Kc = C_f/(τc + θ), τ_I = min(C_f/G, 4(τc + θ)), scheduled on the setpoint.
@@ -114,7 +118,9 @@ class FeedforwardPI:
         # Stay fast for a couple of seconds after a ramp ends: the corner is where model error in the
         # heat capacity shows up as a step, and a slow loop would let it through as overshoot.
         self._rate_env = max(abs(rate), self._rate_env * math.exp(-self._dt / 1.5))
-        blend = min(self._rate_env / 10.0, 1.0)
+        # ... and while the error is large (a slow disturbance such as a lagging fixture), whatever the rate.
+        error = abs(self._error_f) if self._error_f is not None else 0.0
+        blend = min(max(self._rate_env / 10.0, (error - 2.0) / 4.0), 1.0)
         tau_c = c.tau_c_hold_s + (c.tau_c_s - c.tau_c_hold_s) * blend
         cf = self.model.felt_capacity_j_k(sp)
         kc = cf / (tau_c + c.theta_s)
@@ -122,9 +128,30 @@ class FeedforwardPI:
         return kc, kc / tau_i
 
     def feedforward_w(self, sp: float, rate: float) -> float:
-        """k·P_ss(T_sp) + b·(T_sp − T_amb) + C(T_sp)·dT_sp/dt, in W."""
-        dt_amb = sp - (self.model.params.t_amb_k - 273.15)
-        return self.k_ff * self.model.steady_power_w(sp) + self.b_ff * dt_amb + self.model.heat_capacity_j_k(sp) * rate
+        """Two-node feedforward in W: what the felt loses and stores at the setpoint, plus the heat that
+        flows into the (lagging) sample stack, scaled by the learned corrections k and b.
+
+        P = [k·L_f(T_sp) + b·(T_sp − T_amb) + C_f·dT_sp/dt + G_fs·(T_sp − T̂_s)] / (1 − φ), with T̂_s the
+        model's estimate of the sample-stack temperature. In steady state this is k·P_ss(T_sp) + b·ΔT.
+        """
+        m, p = self.model, self.model.params
+        t_s = self._sample_c if self._sample_c is not None else sp
+        felt_part = self.k_ff * m.felt_loss_w(sp) + m.felt_capacity_j_k(sp) * rate
+        to_sample = p.g_fs_w_k * (sp - t_s)
+        steady_sample = m.steady_power_w(sp) - m.felt_loss_w(sp)  # G_fs·(T_f − T_s) at equilibrium
+        to_sample += (self.k_ff - 1.0) * steady_sample
+        dt_amb = sp - (p.t_amb_k - 273.15)
+        return (felt_part + to_sample + self.b_ff * dt_amb) / (1.0 - p.phi)
+
+    def _track_sample(self, felt_c: float, power_w: float, dt: float) -> None:
+        """Integrate the model's sample-stack node, driven by the felt temperature and the power."""
+        m, p = self.model, self.model.params
+        if self._sample_c is None:
+            self._sample_c = felt_c
+            return
+        t_s = self._sample_c
+        flow = p.phi * power_w + p.g_fs_w_k * (felt_c - t_s) - m.sample_loss_w(t_s)
+        self._sample_c = t_s + dt * flow / max(m.sample_capacity_j_k(t_s), 1e-6)
 
     def engage(self, setpoint_c: float, setpoint_rate: float, measured_rate: float | None) -> None:
         """Close the loop bumplessly in power, and correct the rate mismatch seen in the blind zone.
@@ -150,6 +177,10 @@ class FeedforwardPI:
     def update(self, inp: ControlInput) -> ControlOutput:
         out = self._update(inp)
         self._last_power = out.power_w
+        self._last_sp = inp.setpoint_c
+        felt = inp.measured_c if inp.measured_c is not None else inp.setpoint_c
+        if felt is not None:
+            self._track_sample(felt, out.power_w, inp.dt_s)
         return out
 
     def _update(self, inp: ControlInput) -> ControlOutput:

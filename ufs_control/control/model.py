@@ -15,6 +15,9 @@ from ufs_control.core.thermal import (
     channel_resistance,
     effective_heat_capacity,
     felt_heat_capacity,
+    felt_loss,
+    sample_heat_capacity,
+    sample_loss,
     steady_power,
 )
 
@@ -35,6 +38,9 @@ class PlantModel:
         self._c_felt = [felt_heat_capacity(k, params) for k in ks]
         self._r = [channel_resistance(k, params, wiring) for k in ks]
         self._p_avail = [available_power(k, params, wiring) for k in ks]
+        self._felt_loss = [felt_loss(k, params.t_amb_k, params) for k in ks]
+        self._c_sample = [sample_heat_capacity(k, params) for k in ks]
+        self._sample_loss = [sample_loss(k, params) for k in ks]
 
     def _interp(self, table: list[float], t_c: float) -> float:
         if not math.isfinite(t_c):
@@ -63,6 +69,16 @@ class PlantModel:
     def channel_resistance_ohm(self, t_c: float) -> float:
         """Load resistance of one channel in ohm."""
         return self._interp(self._r, t_c)
+
+    def felt_loss_w(self, t_c: float) -> float:
+        """Heat the felt node loses at ``t_c`` (radiation, convection, clamps), without the sample."""
+        return self._interp(self._felt_loss, t_c)
+
+    def sample_capacity_j_k(self, t_c: float) -> float:
+        return self._interp(self._c_sample, t_c)
+
+    def sample_loss_w(self, t_c: float) -> float:
+        return self._interp(self._sample_loss, t_c)
 
     def available_power_w(self, t_c: float) -> float:
         """Total power the supply envelope allows at ``t_c``."""

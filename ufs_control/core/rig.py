@@ -58,7 +58,7 @@ class ControllerConfig:
     tau_c_s: float = 0.3
     tau_c_hold_s: float = 1.3
     theta_s: float = 0.1
-    engage_margin_k: float = 30.0
+    engage_margin_k: float = 60.0
     engage_window_s: float = 0.5
     error_filter_s: float = 0.1
     adapt_feedforward: bool = True
