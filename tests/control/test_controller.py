@@ -25,12 +25,28 @@ def test_model_tables_match_the_thermal_functions(t_c: float) -> None:
     assert MODEL.channel_resistance_ohm(t_c) == pytest.approx(channel_resistance(k, A, Wiring.SERIES), rel=1e-3)
 
 
-def test_open_loop_power_is_the_feedforward() -> None:
+def test_open_loop_power_is_the_two_node_feedforward() -> None:
     ctl = FeedforwardPI(MODEL)
+    # first tick: the sample estimate starts at the felt, so only the felt's loss and storage count
     out = ctl.update(inp(600.0, None, False, rate=50.0))
-    expected = MODEL.steady_power_w(600.0) + MODEL.heat_capacity_j_k(600.0) * 50.0
-    assert out.power_w == pytest.approx(expected)
+    assert out.power_w == pytest.approx(MODEL.felt_loss_w(600.0) + MODEL.felt_capacity_j_k(600.0) * 50.0)
     assert not out.closed
+    # held at a setpoint, the sample estimate settles and the feedforward becomes the steady-state power
+    for _ in range(400):
+        out = ctl.update(inp(1000.0, None, False))
+    assert out.power_w == pytest.approx(MODEL.steady_power_w(1000.0), rel=0.01)
+
+
+def test_a_lagging_sample_stack_draws_power_after_the_ramp() -> None:
+    """Preset B: during a ramp the BN plates fall behind; at the corner they still pull heat."""
+    model_b = PlantModel(preset("B"), Wiring.SERIES)
+    ctl = FeedforwardPI(model_b)
+    sp = 25.0
+    while sp < 1150.0:
+        ctl.update(inp(sp, None, False, rate=50.0))
+        sp += 2.5
+    at_corner = ctl.update(inp(1150.0, None, False)).power_w
+    assert at_corner > 1.1 * model_b.steady_power_w(1150.0)  # ~30 W still flowing into the plates
 
 
 def test_hand_over_is_bumpless_in_power() -> None:
