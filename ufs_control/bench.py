@@ -149,8 +149,9 @@ def summarise(rows: list[dict[str, Any]], source: str) -> dict[str, dict[str, di
             # time in band is better when larger: its "p90" is the 10th percentile (the bad tail)
             if key == "time_in_band_s":
                 vals = [-v for v in vals]
-            med[key] = (statistics.median(vals) * (-1 if key == "time_in_band_s" else 1)) if vals else None
-            p90[key] = (_p90(vals) * (-1 if key == "time_in_band_s" else 1)) if vals else None
+            sign = -1.0 if key == "time_in_band_s" else 1.0
+            med[key] = statistics.median(vals) * sign + 0.0 if vals else None
+            p90[key] = _p90(vals) * sign + 0.0 if vals else None
         out[name] = {"median": med, "p90": p90}
     return out
 

@@ -86,7 +86,7 @@ class Profile:
     description: str = ""
     max_temperature_c: float = 1600.0
     end_action: str = "output_off"
-    corner_tau_s: float = 0.5
+    corner_tau_s: float = 0.8
     source: str = "<profile>"
 
 
