@@ -218,3 +218,54 @@ def open_session(
     )
     banner = f"RIG: supply {rig.psu.resource}, pyrometer {rig.pyrometer.url} ({rig.pyrometer.protocol})"
     return RigSession(runner, False, banner, None, [psu.close, pyro.close])
+
+
+class GuiBackend:
+    """Builds runners for the GUI; keeps the open session so it can be closed."""
+
+    def __init__(self, runs_dir: Path, speed: float = 1.0, faults: list[Fault] | None = None) -> None:
+        self.runs_dir = runs_dir
+        self.speed = speed
+        self.faults = list(faults or [])
+        self.session: RigSession | None = None
+
+    def connect(self, rig: RigConfig, simulate: bool) -> Runner:
+        self.close()
+        self.session = open_session(
+            rig, simulate=simulate, runs_dir=self.runs_dir, speed=self.speed, faults=self.faults
+        )
+        return self.session.runner
+
+    def identify(self, rig: RigConfig, simulate: bool) -> dict[str, str]:
+        if self.session is not None and self.session.simulated == simulate and simulate:
+            runner = self.session.runner
+            return {"psu": runner.psu.identify().raw, "pyrometer": runner.pyrometer.identify().raw}
+        probe_session = open_session(rig, simulate=simulate, runs_dir=None, plot=False)
+        try:
+            runner = probe_session.runner
+            return {"psu": runner.psu.identify().raw, "pyrometer": runner.pyrometer.identify().raw}
+        finally:
+            probe_session.close()
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+
+
+def run_gui(
+    rig: RigConfig,
+    simulate: bool,
+    runs_dir: Path,
+    speed: float = 1.0,
+    faults: list[Fault] | None = None,
+    profile: Path | None = None,
+    run: bool = False,
+    screenshot: Path | None = None,
+    screenshot_at_s: float | None = None,
+) -> int:
+    """Open the operator window on the simulator or the rig."""
+    from ufs_control.gui.main import launch
+
+    backend = GuiBackend(runs_dir, speed=speed, faults=faults)
+    return launch(backend, rig, simulate, profile, run, screenshot, screenshot_at_s)

@@ -105,6 +105,22 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="print a run's metrics and (re)write its plot.png")
     p.add_argument("run_dir", metavar="RUN_DIR")
 
+    p = sub.add_parser("gui", help="the operator window (simulator unless a rig file with addresses is given)")
+    p.add_argument("--sim", action="store_true", help="use the embedded simulator (the default without --rig)")
+    p.add_argument("--rig", metavar="RIG.toml")
+    p.add_argument("--runs-dir", default="runs", metavar="DIR")
+    p.add_argument("--speed", type=_positive_or_zero, default=1.0, help="simulator speed (0 = as fast as possible)")
+    p.add_argument("--fault", type=_fault, action="append", default=[], metavar="NAME@SECONDS")
+    p.add_argument("--profile", metavar="PROFILE", help="open this profile")
+    p.add_argument("--run", metavar="PROFILE", help="open and start this profile")
+    p.add_argument("--screenshot", metavar="PATH", help="with --run: save the window when the run ends, then exit")
+    p.add_argument(
+        "--screenshot-at",
+        type=_positive_or_zero,
+        metavar="SECONDS",
+        help="with --screenshot: take it at this run time instead, then end the run",
+    )
+
     p = sub.add_parser("bench", help="benchmark the controller against baselines over plant variations")
     p.add_argument("--plants", type=int, default=30)
     p.add_argument("--seed", type=int, default=1)
@@ -395,6 +411,37 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return EXIT_OK if summary.get("targets_met") else EXIT_TRIPPED
 
 
+def _cmd_gui(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ufs_control.app import run_gui
+    from ufs_control.core.profile import load_profile
+
+    rig = _load_rig(args)
+    simulate = args.sim or rig.simulated
+    if args.screenshot and not args.run:
+        raise ConfigError("<command line>", "--screenshot", "needs --run PROFILE")
+    profile = args.run or args.profile
+    if profile:
+        load_profile(profile)  # bad input: one line and exit 2 before any window opens
+    runs_dir = Path(args.runs_dir)
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(str(runs_dir), "--runs-dir", f"cannot create: {exc.strerror}") from None
+    return run_gui(
+        rig,
+        simulate,
+        runs_dir,
+        speed=args.speed,
+        faults=args.fault,
+        profile=Path(profile) if profile else None,
+        run=bool(args.run),
+        screenshot=Path(args.screenshot) if args.screenshot else None,
+        screenshot_at_s=args.screenshot_at,
+    )
+
+
 COMMANDS = {
     "sim-server": _cmd_sim_server,
     "probe-pyrometer": _cmd_probe,
@@ -402,6 +449,7 @@ COMMANDS = {
     "check": _cmd_check,
     "report": _cmd_report,
     "bench": _cmd_bench,
+    "gui": _cmd_gui,
 }
 
 

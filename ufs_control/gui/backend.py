@@ -1,0 +1,29 @@
+"""What the window needs from the composition root: build a runner for a rig (simulated or real),
+identify its instruments, and close what it opened. ``app`` implements it; the GUI never names drivers
+or sim."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+from ufs_control.core.rig import RigConfig
+from ufs_control.runner.engine import Runner
+
+
+class Backend(Protocol):
+    """Connects the window to instruments."""
+
+    runs_dir: Path
+
+    def connect(self, rig: RigConfig, simulate: bool) -> Runner:
+        """Open the instruments and return a runner for them (closing any previous connection)."""
+        ...
+
+    def identify(self, rig: RigConfig, simulate: bool) -> dict[str, str]:
+        """Open the instruments briefly and return their identities by role (raises on failure)."""
+        ...
+
+    def close(self) -> None:
+        """Close the instruments of the present connection."""
+        ...

@@ -1,0 +1,835 @@
+"""The operator window (PySide6 + pyqtgraph).
+
+It talks to the runner's public API only: it pulls snapshots from the runner's bounded display buffer on
+a QTimer and sends requests (start, abort, emergency stop, acknowledge) that return at once. The control
+loop keeps its own thread; nothing here waits on it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+import pyqtgraph.exporters
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QColor, QFont, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ufs_control.control.feasibility import check
+from ufs_control.control.model import PlantModel
+from ufs_control.core.errors import UfsError
+from ufs_control.core.interlocks import LABELS
+from ufs_control.core.profile import Plan, Profile, load_profile, plan, setpoint_at
+from ufs_control.core.rig import RigConfig
+from ufs_control.gui.backend import Backend
+from ufs_control.runner.engine import Runner, RunState
+from ufs_control.runner.metrics import compute
+from ufs_control.runner.records import RunResult, Sample, read_samples
+
+REFRESH_MS = 50
+STATE_COLOURS = {
+    RunState.IDLE: "#546e7a",
+    RunState.PREFLIGHT: "#1565c0",
+    RunState.RUNNING: "#2e7d32",
+    RunState.FINISHED: "#2e7d32",
+    RunState.ABORTED: "#ef6c00",
+    RunState.TRIPPED: "#c62828",
+    RunState.FAILED: "#c62828",
+}
+CARD_ROWS = [
+    ("ramp_rate_c_per_s", "Achieved ramp rate", "°C/s"),
+    ("ramp_rms_k", "Ramp tracking RMS", "K"),
+    ("handover_k", "Hand-over error", "K"),
+    ("overshoot_k", "Overshoot", "K"),
+    ("settle_s", "Settling (±5 K)", "s"),
+    ("hold_max_k", "Hold max error", "K"),
+    ("hold_rms_k", "Hold RMS error", "K"),
+    ("time_in_band_s", "Time in ±5 K band", "s"),
+    ("soak_s", "Soak at hold temperature", "s"),
+    ("energy_j", "Energy", "kJ"),
+    ("cooling_s", "Cooling time", "s"),
+    ("peak_c", "Peak temperature", "°C"),
+]
+
+
+def _fmt(value: float | None, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    return f"{value:.{digits}f}"
+
+
+class Lamp(QLabel):
+    """A small status lamp with a caption."""
+
+    def __init__(self, caption: str) -> None:
+        super().__init__()
+        self.caption = caption
+        self.set_state("ok")
+
+    def set_state(self, state: str) -> None:
+        colour = {"ok": "#43a047", "tripped": "#e53935", "idle": "#9e9e9e"}[state]
+        self.state = state
+        self.setText(f'<span style="color:{colour}; font-size:15px">●</span> {self.caption}')
+
+
+class MainWindow(QMainWindow):
+    """The ufs-control operator window."""
+
+    run_finished = Signal(object)
+
+    def __init__(
+        self,
+        backend: Backend,
+        rig: RigConfig,
+        simulate: bool,
+        follow_s: float = 60.0,
+    ) -> None:
+        super().__init__()
+        self.backend = backend
+        self.rig = rig
+        self.simulate = simulate
+        self.runner: Runner | None = None
+        self.profile: Profile | None = None
+        self.plan: Plan | None = None
+        self._profile_ok = False
+        self._seen_appended = -1
+        self._seen_generation = -1
+        self._seen_state: RunState | None = None
+        self._shown_result: RunResult | None = None
+        self._markers: list[pg.InfiniteLine] = []
+        self._arrays: dict[str, np.ndarray] = {}
+        self.frames = 0
+        self._build(follow_s)
+        self._connect_backend()
+        self.timer = QTimer(self)
+        self.timer.setInterval(REFRESH_MS)
+        self.timer.timeout.connect(self.refresh)
+        self.timer.start()
+        self.refresh_history()
+
+    # --- construction ---------------------------------------------------------------------------
+
+    def _build(self, follow_s: float) -> None:
+        mode = "SIMULATION" if self.simulate else "RIG"
+        self.setWindowTitle(f"ufs-control — {mode}")
+        self.resize(1480, 920)
+        root = QWidget()
+        outer = QVBoxLayout(root)
+        outer.setContentsMargins(8, 8, 8, 8)
+        self.banner = QLabel()
+        self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.banner.setObjectName("banner")
+        self._set_banner()
+        outer.addWidget(self.banner)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        outer.addWidget(split, 1)
+        split.addWidget(self._build_left(follow_s))
+        split.addWidget(self._build_right())
+        split.setStretchFactor(0, 1)
+        split.setSizes([1060, 400])
+        self.setCentralWidget(root)
+        for key in ("Escape", "Ctrl+E"):
+            shortcut = QShortcut(QKeySequence(key), self)
+            shortcut.setContext(Qt.ShortcutContext.ApplicationShortcut)
+            shortcut.activated.connect(self.emergency_stop)
+
+    def _set_banner(self) -> None:
+        if self.simulate:
+            text = "SIMULATION — the embedded simulator, not the rig"
+            style = "background:#fb8c00; color:white;"
+        else:
+            text = f"RIG — supply {self.rig.psu.resource}, pyrometer {self.rig.pyrometer.url}"
+            style = "background:#263238; color:white;"
+        self.banner.setText(text)
+        self.banner.setStyleSheet(style + "font-size:16px; font-weight:bold; padding:6px; border-radius:4px;")
+
+    def _build_left(self, follow_s: float) -> QWidget:
+        box = QWidget()
+        lay = QVBoxLayout(box)
+        lay.setContentsMargins(0, 0, 0, 0)
+        bar = QHBoxLayout()
+        self.follow = QCheckBox("Follow last")
+        self.follow.setChecked(True)
+        self.follow_seconds = QSpinBox()
+        self.follow_seconds.setRange(5, 3600)
+        self.follow_seconds.setValue(int(follow_s))
+        self.follow_seconds.setSuffix(" s")
+        self.show_resistance = QCheckBox("Felt resistance")
+        self.show_resistance.toggled.connect(self._toggle_resistance)
+        self.export_button = QPushButton("Export PNG…")
+        self.export_button.clicked.connect(self._export_dialog)
+        bar.addWidget(self.follow)
+        bar.addWidget(self.follow_seconds)
+        bar.addSpacing(16)
+        bar.addWidget(self.show_resistance)
+        bar.addStretch(1)
+        bar.addWidget(self.export_button)
+        lay.addLayout(bar)
+
+        pg.setConfigOptions(antialias=False, background="w", foreground="#263238")
+        self.plots = pg.GraphicsLayoutWidget()
+        self.t_plot = self.plots.addPlot(row=0, col=0)
+        self.t_plot.setLabel("left", "Temperature", units="°C")
+        self.t_plot.showGrid(x=True, y=True, alpha=0.25)
+        self.t_plot.addLegend(offset=(10, 10))
+        self.p_plot = self.plots.addPlot(row=1, col=0)
+        self.p_plot.setLabel("left", "Power", units="W")
+        self.p_plot.showGrid(x=True, y=True, alpha=0.25)
+        self.p_plot.addLegend(offset=(10, 5))
+        self.p_plot.setXLink(self.t_plot)
+        self.e_plot = self.plots.addPlot(row=2, col=0)
+        self.e_plot.setLabel("left", "V, A, Ω")
+        self.e_plot.setLabel("bottom", "Time", units="s")
+        self.e_plot.showGrid(x=True, y=True, alpha=0.25)
+        self.e_legend = self.e_plot.addLegend(offset=(10, 5), colCount=3)
+        self.e_plot.setXLink(self.t_plot)
+        self.plots.ci.layout.setRowStretchFactor(0, 5)
+        self.plots.ci.layout.setRowStretchFactor(1, 2)
+        self.plots.ci.layout.setRowStretchFactor(2, 2)
+        for plot in (self.t_plot, self.p_plot, self.e_plot):
+            plot.setClipToView(True)
+            plot.setDownsampling(auto=True, mode="peak")
+            for side in ("left", "bottom"):
+                plot.getAxis(side).enableAutoSIPrefix(False)
+        self.planned_curve = self.t_plot.plot(pen=pg.mkPen("#b0bec5", width=6), name="planned")
+        self.overlay_curve = self.t_plot.plot(
+            pen=pg.mkPen("#7e57c2", width=1.5, style=Qt.PenStyle.DashLine), name="past run"
+        )
+        self.setpoint_curve = self.t_plot.plot(pen=pg.mkPen("#fb8c00", width=2), name="setpoint")
+        self.temp_curve = self.t_plot.plot(pen=pg.mkPen("#d32f2f", width=2), name="temperature")
+        self.power_curve = self.p_plot.plot(pen=pg.mkPen("#1565c0", width=2), name="power command")
+        self.volt_curve = self.e_plot.plot(pen=pg.mkPen("#2e7d32", width=1.5), name="voltage V")
+        self.curr_curve = self.e_plot.plot(pen=pg.mkPen("#6a1b9a", width=1.5), name="current A")
+        self.res_curve = self.e_plot.plot(pen=pg.mkPen("#795548", width=1.5))
+        self.res_curve.setVisible(False)
+        lay.addWidget(self.plots, 3)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self._build_profile_tab(), "Profile")
+        self.tabs.addTab(self._build_card_tab(), "Run card")
+        self.tabs.addTab(self._build_history_tab(), "History")
+        self.tabs.addTab(self._build_connection_tab(), "Connection")
+        lay.addWidget(self.tabs, 1)
+        return box
+
+    def _build_profile_tab(self) -> QWidget:
+        w = QWidget()
+        lay = QHBoxLayout(w)
+        self.segments = QTableWidget(0, 4)
+        self.segments.setHorizontalHeaderLabels(["#", "segment", "time (s)", "setpoint"])
+        self.segments.verticalHeader().setVisible(False)
+        self.segments.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.segments.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        lay.addWidget(self.segments, 3)
+        self.profile_messages = QLabel("Open a profile (TOML) to see its segments and planned curve.")
+        self.profile_messages.setWordWrap(True)
+        self.profile_messages.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.profile_messages.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(self.profile_messages, 2)
+        return w
+
+    def _build_card_tab(self) -> QWidget:
+        w = QWidget()
+        grid = QGridLayout(w)
+        self.card_title = QLabel("No run yet.")
+        self.card_title.setStyleSheet("font-weight:bold;")
+        grid.addWidget(self.card_title, 0, 0, 1, 6)
+        self.card_values: dict[str, QLabel] = {}
+        for i, (key, label, unit) in enumerate(CARD_ROWS):
+            r, c = 1 + i % 4, (i // 4) * 2
+            grid.addWidget(QLabel(label), r, c)
+            value = QLabel("—")
+            value.setStyleSheet("font-weight:bold;")
+            value.setToolTip(unit)
+            self.card_values[key] = value
+            grid.addWidget(value, r, c + 1)
+        return w
+
+    def _build_history_tab(self) -> QWidget:
+        w = QWidget()
+        lay = QHBoxLayout(w)
+        self.history = QListWidget()
+        self.history.itemDoubleClicked.connect(lambda _item: self.open_past_run())
+        lay.addWidget(self.history, 3)
+        buttons = QVBoxLayout()
+        self.open_run_button = QPushButton("Open run")
+        self.open_run_button.clicked.connect(self.open_past_run)
+        refresh = QPushButton("Refresh")
+        refresh.clicked.connect(self.refresh_history)
+        clear = QPushButton("Clear overlay")
+        clear.clicked.connect(lambda: self.overlay_curve.setData([], []))
+        for b in (self.open_run_button, refresh, clear):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        lay.addLayout(buttons, 1)
+        return w
+
+    def _build_connection_tab(self) -> QWidget:
+        w = QWidget()
+        form = QFormLayout(w)
+        mode = QHBoxLayout()
+        self.sim_radio = QRadioButton("Simulator")
+        self.rig_radio = QRadioButton("Rig")
+        (self.sim_radio if self.simulate else self.rig_radio).setChecked(True)
+        mode.addWidget(self.sim_radio)
+        mode.addWidget(self.rig_radio)
+        mode.addStretch(1)
+        form.addRow("Mode", mode)
+        self.psu_edit = QLineEdit(self.rig.psu.resource or "")
+        self.psu_edit.setPlaceholderText("TCPIP::192.168.0.100::9221::SOCKET")
+        self.pyro_edit = QLineEdit(self.rig.pyrometer.url or "")
+        self.pyro_edit.setPlaceholderText("/dev/ttyUSB1 or socket://host:port")
+        self.codec_combo = QComboBox()
+        self.codec_combo.addItems(["upp", "raytek", "optris"])
+        self.codec_combo.setCurrentText(self.rig.pyrometer.protocol)
+        form.addRow("Supply resource", self.psu_edit)
+        form.addRow("Pyrometer URL", self.pyro_edit)
+        form.addRow("Pyrometer codec", self.codec_combo)
+        row = QHBoxLayout()
+        self.test_button = QPushButton("Test")
+        self.test_button.clicked.connect(self.test_connection)
+        self.apply_button = QPushButton("Connect")
+        self.apply_button.clicked.connect(self._apply_connection)
+        row.addWidget(self.test_button)
+        row.addWidget(self.apply_button)
+        row.addStretch(1)
+        form.addRow("", row)
+        self.identity_label = QLabel("")
+        self.identity_label.setWordWrap(True)
+        self.identity_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        form.addRow("Identities", self.identity_label)
+        return w
+
+    def _build_right(self) -> QWidget:
+        box = QWidget()
+        box.setMinimumWidth(360)
+        lay = QVBoxLayout(box)
+        lay.setContentsMargins(0, 0, 0, 0)
+
+        run = QGroupBox("Run")
+        form = QFormLayout(run)
+        prow = QHBoxLayout()
+        self.profile_label = QLabel("no profile")
+        self.profile_label.setStyleSheet("font-weight:bold;")
+        self.open_button = QPushButton("Open…")
+        self.open_button.clicked.connect(self._open_dialog)
+        prow.addWidget(self.profile_label, 1)
+        prow.addWidget(self.open_button)
+        form.addRow("Profile", prow)
+        self.operator_edit = QLineEdit()
+        self.sample_edit = QLineEdit()
+        form.addRow("Operator", self.operator_edit)
+        form.addRow("Sample id", self.sample_edit)
+        buttons = QHBoxLayout()
+        self.start_button = QPushButton("Start")
+        self.start_button.setMinimumHeight(36)
+        self.start_button.setStyleSheet("font-size:14px; font-weight:bold;")
+        self.start_button.clicked.connect(self.start)
+        self.abort_button = QPushButton("Abort")
+        self.abort_button.setMinimumHeight(36)
+        self.abort_button.setStyleSheet("font-size:14px;")
+        self.abort_button.setToolTip("Controlled end: output off, record kept")
+        self.abort_button.clicked.connect(self.abort)
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.abort_button)
+        form.addRow(buttons)
+        self.estop_button = QPushButton("EMERGENCY STOP")
+        self.estop_button.setMinimumHeight(64)
+        self.estop_button.setToolTip("Output off at once (Esc or Ctrl+E)")
+        self.estop_button.setStyleSheet(
+            "QPushButton { background:#c62828; color:white; font-size:20px; font-weight:bold; border-radius:6px; }"
+            "QPushButton:pressed { background:#8e0000; }"
+        )
+        self.estop_button.clicked.connect(self.emergency_stop)
+        form.addRow(self.estop_button)
+        lay.addWidget(run)
+
+        status = QGroupBox("Status")
+        grid = QGridLayout(status)
+        self.state_label = QLabel("IDLE")
+        self.state_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        grid.addWidget(self.state_label, 0, 0, 1, 4)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        grid.addWidget(self.progress, 1, 0, 1, 4)
+        self.values: dict[str, QLabel] = {}
+        rows = [
+            ("segment", "Segment"),
+            ("time", "Elapsed / left"),
+            ("temperature", "Temperature"),
+            ("setpoint", "Setpoint"),
+            ("power", "Power"),
+            ("resistance", "Resistance"),
+            ("pyrometer", "Pyrometer"),
+            ("loop", "Loop rate"),
+        ]
+        big = QFont()
+        big.setPointSize(13)
+        big.setBold(True)
+        for i, (key, caption) in enumerate(rows):
+            r, c = 2 + i // 2, (i % 2) * 2
+            grid.addWidget(QLabel(caption), r, c)
+            value = QLabel("—")
+            if key in ("temperature", "setpoint", "power"):
+                value.setFont(big)
+            self.values[key] = value
+            grid.addWidget(value, r, c + 1)
+        lay.addWidget(status)
+
+        locks = QGroupBox("Interlocks")
+        lgrid = QGridLayout(locks)
+        self.lamps: dict[str, Lamp] = {}
+        for i, (name, caption) in enumerate(LABELS.items()):
+            lamp = Lamp(caption)
+            self.lamps[name] = lamp
+            lgrid.addWidget(lamp, i // 2, i % 2)
+        n = (len(LABELS) + 1) // 2
+        self.trip_label = QLabel("No interlock tripped.")
+        self.trip_label.setWordWrap(True)
+        lgrid.addWidget(self.trip_label, n, 0, 1, 2)
+        self.ack_button = QPushButton("Acknowledge")
+        self.ack_button.setEnabled(False)
+        self.ack_button.clicked.connect(self.acknowledge)
+        lgrid.addWidget(self.ack_button, n + 1, 0, 1, 2)
+        lay.addWidget(locks)
+        lay.addStretch(1)
+        return box
+
+    # --- connection -----------------------------------------------------------------------------
+
+    def _settings(self) -> tuple[RigConfig, bool]:
+        simulate = self.sim_radio.isChecked()
+        rig = replace(
+            self.rig,
+            psu=replace(self.rig.psu, resource=self.psu_edit.text().strip() or None),
+            pyrometer=replace(
+                self.rig.pyrometer,
+                url=self.pyro_edit.text().strip() or None,
+                protocol=self.codec_combo.currentText(),
+            ),
+        )
+        return rig, simulate
+
+    def _connect_backend(self) -> None:
+        try:
+            self.runner = self.backend.connect(self.rig, self.simulate)
+        except UfsError as exc:
+            self.runner = None
+            self.identity_label.setText(f"not connected: {exc}")
+
+    def _apply_connection(self) -> None:
+        if self.runner is not None and self.runner.state in (RunState.PREFLIGHT, RunState.RUNNING):
+            QMessageBox.information(self, "Run in progress", "End the run before changing the connection.")
+            return
+        self.rig, self.simulate = self._settings()
+        self._set_banner()
+        self.setWindowTitle(f"ufs-control — {'SIMULATION' if self.simulate else 'RIG'}")
+        self._connect_backend()
+        self._update_controls()
+
+    def test_connection(self) -> dict[str, str]:
+        """Identify both instruments with the settings in the Connection tab; show the result."""
+        rig, simulate = self._settings()
+        try:
+            ids = self.backend.identify(rig, simulate)
+        except Exception as exc:  # the operator sees why, in one line
+            self.identity_label.setText(f"<span style='color:#c62828'>failed: {exc}</span>")
+            return {}
+        self.identity_label.setText(f"supply: {ids.get('psu', '?')}<br>pyrometer: {ids.get('pyrometer', '?')}")
+        return ids
+
+    # --- profile --------------------------------------------------------------------------------
+
+    def _open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open profile", "profiles", "Profiles (*.toml)")
+        if path:
+            self.load_profile(Path(path))
+
+    def load_profile(self, path: Path) -> bool:
+        """Load, validate and preview a profile; return True when it can be run."""
+        try:
+            profile = load_profile(path)
+        except UfsError as exc:
+            self.profile, self.plan, self._profile_ok = None, None, False
+            self.profile_label.setText(path.name)
+            self.profile_messages.setText(f"<span style='color:#c62828'>error: {exc}</span>")
+            self.segments.setRowCount(0)
+            self.planned_curve.setData([], [])
+            self._update_controls()
+            return False
+        self.profile = profile
+        self.plan = plan(profile)
+        self.profile_label.setText(profile.name)
+        self._fill_segments(self.plan)
+        findings = check(self.plan, self.rig, PlantModel(self.rig.model, self.rig.wiring))
+        lines = [f"<b>{profile.description or profile.name}</b>"]
+        lines.append(f"duration {self.plan.duration_s:.1f} s, peak {self.plan.peak_c:.0f} °C")
+        errors = [f for f in findings if f.level == "error"]
+        for f in findings:
+            colour = "#c62828" if f.level == "error" else "#ef6c00"
+            lines.append(f"<span style='color:{colour}'>{f.level}: segment {f.segment} ({f.kind}): {f.message}</span>")
+        lines.append(
+            "<span style='color:#c62828'>infeasible on this rig</span>"
+            if errors
+            else "<span style='color:#2e7d32'>feasible on this rig</span>"
+        )
+        self.profile_messages.setText("<br>".join(lines))
+        self._profile_ok = not errors
+        self._draw_plan(0.0)
+        self._update_controls()
+        return self._profile_ok
+
+    def _fill_segments(self, laid: Plan) -> None:
+        self.segments.setRowCount(len(laid.segments))
+        for row, s in enumerate(laid.segments):
+            if s.start_c is not None and s.end_c is not None:
+                sp = f"{s.start_c:.0f} → {s.end_c:.0f} °C"
+            elif s.kind == "power":
+                sp = f"{getattr(s.segment, 'power_w', 0):.0f} W open loop"
+            else:
+                sp = "output off"
+            cells = [str(s.index + 1), s.kind, f"{s.start_s:.1f} – {s.end_s:.1f}", sp]
+            for col, text in enumerate(cells):
+                self.segments.setItem(row, col, QTableWidgetItem(text))
+
+    def planned_points(self, offset_s: float = 0.0, n: int = 600) -> tuple[np.ndarray, np.ndarray]:
+        """The planned setpoint curve (time shifted by ``offset_s``); NaN where the output is off."""
+        if self.plan is None:
+            return np.array([]), np.array([])
+        t = np.linspace(0.0, self.plan.duration_s, n)
+        y = np.array([v if (v := setpoint_at(self.plan, float(x))[0]) is not None else np.nan for x in t])
+        return t + offset_s, y
+
+    def _draw_plan(self, offset_s: float) -> None:
+        t, y = self.planned_points(offset_s)
+        self.planned_curve.setData(t, y, connect="finite")
+
+    # --- run control ----------------------------------------------------------------------------
+
+    def start(self) -> bool:
+        """Start the loaded profile (refused while an interlock is latched or a run is going)."""
+        if self.runner is None or self.profile is None or not self._profile_ok:
+            return False
+        if self.runner.latch.tripped is not None:
+            return False
+        if self.runner.state in (RunState.FINISHED, RunState.ABORTED, RunState.FAILED):
+            self.runner.reset()
+        started = self.runner.request_start(self.profile, self.operator_edit.text(), self.sample_edit.text())
+        if started:
+            self._clear_run_view()
+        self._update_controls()
+        return started
+
+    def abort(self) -> None:
+        if self.runner is not None:
+            self.runner.request_abort("operator abort")
+
+    def emergency_stop(self) -> None:
+        """Output off now, whatever the run is doing; latches until acknowledged."""
+        if self.runner is not None:
+            self.runner.emergency_stop()
+        self._update_controls()
+
+    def acknowledge(self) -> None:
+        if self.runner is not None and self.runner.state not in (RunState.PREFLIGHT, RunState.RUNNING):
+            self.runner.acknowledge()
+        self._update_controls()
+
+    def _busy(self) -> bool:
+        return self.runner is not None and self.runner.state in (RunState.PREFLIGHT, RunState.RUNNING)
+
+    def _update_controls(self) -> None:
+        busy = self._busy()
+        latched = self.runner is not None and self.runner.latch.tripped is not None
+        can_start = self.runner is not None and self._profile_ok and not busy and not latched
+        self.start_button.setEnabled(can_start)
+        self.start_button.setToolTip("Acknowledge the interlock first" if latched else "")
+        self.abort_button.setEnabled(busy)
+        self.open_button.setEnabled(not busy)
+        self.apply_button.setEnabled(not busy)
+        self.ack_button.setEnabled(latched and not busy)
+
+    def _clear_run_view(self) -> None:
+        self._seen_appended = -1
+        self._seen_generation = -1
+        self._arrays = {}
+        for curve in (self.temp_curve, self.setpoint_curve, self.power_curve, self.volt_curve, self.curr_curve):
+            curve.setData([], [])
+        self.res_curve.setData([], [])
+        for line in self._markers:
+            self.t_plot.removeItem(line)
+        self._markers = []
+
+    # --- periodic refresh -----------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Pull the latest samples and state from the runner and redraw (on the QTimer)."""
+        runner = self.runner
+        if runner is None:
+            return
+        generation, appended, samples = runner.buffer.snapshot() if runner.buffer.latest() is not None else (0, 0, [])
+        if samples and (appended != self._seen_appended or generation != self._seen_generation):
+            self._seen_appended, self._seen_generation = appended, generation
+            self._draw_samples(samples)
+            self._show_status(samples[-1], runner)
+        state = runner.state
+        if state is not self._seen_state:
+            self._seen_state = state
+            self._update_controls()
+        colour = STATE_COLOURS[state]
+        self.state_label.setText(state.value.upper())
+        self.state_label.setStyleSheet(
+            f"background:{colour}; color:white; font-size:18px; font-weight:bold; padding:4px; border-radius:4px;"
+        )
+        self._show_interlocks(runner)
+        result = runner.last_result
+        if (
+            result is not None
+            and result is not self._shown_result
+            and state not in (RunState.PREFLIGHT, RunState.RUNNING)
+        ):
+            self._shown_result = result
+            self._show_result(result, samples)
+            self.run_finished.emit(result)
+        self.frames += 1
+
+    def _draw_samples(self, samples: list[Sample]) -> None:
+        t = np.fromiter((s.t_s for s in samples), float, len(samples))
+
+        def col(name: str) -> np.ndarray:
+            return np.fromiter(
+                (v if (v := getattr(s, name)) is not None else np.nan for s in samples), float, len(samples)
+            )
+
+        self.temp_curve.setData(t, col("temperature_c"), connect="finite")
+        self.setpoint_curve.setData(t, col("setpoint_c"), connect="finite")
+        self.power_curve.setData(t, col("power_w"))
+        self.volt_curve.setData(t, col("voltage_v"), connect="finite")
+        self.curr_curve.setData(t, col("current_a"), connect="finite")
+        if self.res_curve.isVisible():
+            self.res_curve.setData(t, col("resistance_ohm"), connect="finite")
+        first = samples[0]
+        if self.plan is not None:
+            self._draw_plan(
+                first.t_s - first.profile_t_s if len(samples) < 3 else samples[-1].t_s - samples[-1].profile_t_s
+            )
+        self._update_markers(samples)
+        if self.follow.isChecked():
+            span = float(self.follow_seconds.value())
+            end = max(t[-1], span)
+            self.t_plot.setXRange(end - span, end, padding=0.0)
+        self._arrays = {"t": t}
+
+    def _update_markers(self, samples: list[Sample]) -> None:
+        changes: list[tuple[float, str]] = []
+        last = None
+        for s in samples:
+            if s.segment_index != last:
+                changes.append((s.t_s, s.segment))
+                last = s.segment_index
+        if len(changes) == len(self._markers):
+            return
+        for line in self._markers:
+            self.t_plot.removeItem(line)
+        self._markers = []
+        for t, label in changes[1:]:
+            line = pg.InfiniteLine(
+                pos=t,
+                angle=90,
+                pen=pg.mkPen("#90a4ae", style=Qt.PenStyle.DotLine),
+                label=label,
+                labelOpts={"position": 0.08, "color": "#607d8b"},
+            )
+            self.t_plot.addItem(line)
+            self._markers.append(line)
+
+    def _show_status(self, s: Sample, runner: Runner) -> None:
+        total = runner.plan.duration_s if runner.plan is not None else 0.0
+        left = max(total - s.profile_t_s, 0.0)
+        done = runner.state not in (RunState.PREFLIGHT, RunState.RUNNING)
+        if done:
+            left = 0.0
+        self.values["segment"].setText(s.segment)
+        self.values["time"].setText(f"{s.t_s:.1f} s / {left:.1f} s")
+        self.values["temperature"].setText(f"{s.temperature_c:.1f} °C" if s.temperature_c is not None else "—")
+        self.values["setpoint"].setText(f"{s.setpoint_c:.1f} °C" if s.setpoint_c is not None else "off")
+        self.values["power"].setText("output off" if done else f"{s.power_w:.1f} W")
+        self.values["resistance"].setText(f"{s.resistance_ohm:.3f} Ω" if s.resistance_ohm is not None else "—")
+        status_colour = "#2e7d32" if s.pyrometer_status == "OK" else "#ef6c00"
+        self.values["pyrometer"].setText(f"<span style='color:{status_colour}'>{s.pyrometer_status}</span>")
+        timing = runner.loop_timing()
+        mean = timing.get("period_mean_ms")
+        self.values["loop"].setText(f"{1000.0 / mean:.1f} Hz" if mean else "—")
+        if done and runner.last_result is not None and runner.last_result.outcome.value == "finished":
+            self.progress.setValue(1000)
+        else:
+            self.progress.setValue(int(1000 * min(s.profile_t_s / total, 1.0)) if total > 0 else 0)
+
+    def _show_interlocks(self, runner: Runner) -> None:
+        trip = runner.latch.tripped
+        for name, lamp in self.lamps.items():
+            state = "tripped" if trip is not None and trip.name == name else "ok"
+            if lamp.state != state:
+                lamp.set_state(state)
+        if trip is None:
+            self.trip_label.setText("No interlock tripped.")
+            self.trip_label.setStyleSheet("")
+        else:
+            self.trip_label.setText(f"TRIPPED at {trip.t_s:.1f} s — {LABELS[trip.name]}: {trip.reason}")
+            self.trip_label.setStyleSheet("color:#c62828; font-weight:bold;")
+        self.ack_button.setEnabled(trip is not None and not self._busy())
+        self.start_button.setEnabled(self.runner is not None and self._profile_ok and not self._busy() and trip is None)
+
+    def _show_result(self, result: RunResult, samples: list[Sample]) -> None:
+        title = f"{result.profile_name}: {result.outcome.value} — {result.reason}"
+        if result.run_dir is not None:
+            title += f"  ({result.run_dir.name})"
+        self.show_card(title, result.metrics)
+        if result.trip_name is not None and samples:
+            trip = self.runner.latch.tripped if self.runner is not None else None
+            t = trip.t_s if trip is not None else samples[-1].t_s
+            line = pg.InfiniteLine(
+                pos=t,
+                angle=90,
+                pen=pg.mkPen("#c62828", width=2),
+                label="TRIP",
+                labelOpts={"position": 0.92, "color": "#c62828"},
+            )
+            self.t_plot.addItem(line)
+            self._markers.append(line)
+        self.refresh_history()
+
+    def show_card(self, title: str, metrics: dict[str, Any]) -> None:
+        """Fill the run card from a metrics dictionary and bring it to the front."""
+        self.card_title.setText(title)
+        for key, label in self.card_values.items():
+            value = metrics.get(key)
+            if key == "energy_j" and value is not None:
+                label.setText(f"{value / 1000.0:.2f} kJ")
+            elif key == "cooling_s" and value is not None:
+                label.setText(f"{value:.2f} s to {metrics.get('cooling_to_c', 500):.0f} °C")
+            else:
+                unit = next(u for k, _, u in CARD_ROWS if k == key)
+                label.setText("—" if value is None else f"{_fmt(value, 2)} {unit}")
+        self.tabs.setCurrentIndex(1)
+
+    # --- history --------------------------------------------------------------------------------
+
+    def refresh_history(self) -> None:
+        """List the run folders, newest first."""
+        self.history.clear()
+        root = self.backend.runs_dir
+        if not root.is_dir():
+            return
+        for folder in sorted((p for p in root.iterdir() if (p / "samples.csv").is_file()), reverse=True):
+            outcome = "?"
+            try:
+                outcome = json.loads((folder / "run.json").read_text(encoding="utf-8")).get("outcome", "?")
+            except (OSError, ValueError):
+                pass
+            item = QListWidgetItem(f"{folder.name}   [{outcome}]")
+            item.setData(Qt.ItemDataRole.UserRole, str(folder))
+            if outcome in ("tripped", "failed"):
+                item.setForeground(QColor("#c62828"))
+            self.history.addItem(item)
+
+    def open_past_run(self, folder: Path | None = None) -> dict[str, Any]:
+        """Overlay a past run on the plot and show its metrics card; return the metrics."""
+        if folder is None:
+            item = self.history.currentItem()
+            if item is None:
+                return {}
+            folder = Path(item.data(Qt.ItemDataRole.UserRole))
+        try:
+            samples = read_samples(folder)
+            record = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError, TypeError) as exc:
+            self.card_title.setText(f"cannot open {folder.name}: {exc}")
+            return {}
+        metrics = record.get("metrics") or compute(samples)
+        t = np.array([s.t_s for s in samples])
+        y = np.array([s.temperature_c if s.temperature_c is not None else np.nan for s in samples])
+        self.overlay_curve.setData(t, y, connect="finite")
+        self.follow.setChecked(False)
+        self.t_plot.enableAutoRange()
+        self.show_card(f"{folder.name}: {record.get('outcome', '?')} — {record.get('reason', '')}", metrics)
+        return dict(metrics)
+
+    # --- misc -----------------------------------------------------------------------------------
+
+    def _toggle_resistance(self, on: bool) -> None:
+        self.res_curve.setVisible(on)
+        if on:
+            self.e_legend.addItem(self.res_curve, "resistance Ω")
+        else:
+            self.e_legend.removeItem(self.res_curve)
+        self._seen_appended = -1  # redraw with the resistance column
+
+    def _export_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export plot", "plot.png", "PNG (*.png)")
+        if path:
+            self.export_png(Path(path))
+
+    def export_png(self, path: Path) -> Path:
+        """Write the plot area as a PNG."""
+        exporter = pyqtgraph.exporters.ImageExporter(self.plots.scene())
+        exporter.export(str(path))
+        return path
+
+    def screenshot(self, path: Path) -> Path:
+        """Save a picture of the whole window."""
+        self.grab().save(str(path))
+        return path
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self._busy():
+            answer = QMessageBox.question(
+                self,
+                "Run in progress",
+                "A run is in progress. End it (output off, record kept) and close?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+            assert self.runner is not None
+            self.runner.request_abort("window closed during the run")
+            self.runner.join(10.0)
+        self.timer.stop()
+        if self.runner is not None:
+            self.runner.join(10.0)
+        self.backend.close()
+        event.accept()
