@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 
 class VirtualClock:
@@ -26,3 +27,39 @@ class VirtualClock:
             raise ValueError(f"cannot go back in time by {seconds}")
         with self._lock:
             self._t += seconds
+
+
+class FastForwardClock:
+    """Virtual time up to ``real_after_s``, then real time (monotonic) from there on.
+
+    Lets a benchmark produce a long history instantly and then measure the real-time behaviour at its end.
+    """
+
+    def __init__(self, real_after_s: float) -> None:
+        self.real_after_s = real_after_s
+        self._virtual = 0.0
+        self._real_start: float | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def real_time(self) -> bool:
+        with self._lock:
+            return self._real_start is not None
+
+    def now(self) -> float:
+        with self._lock:
+            if self._real_start is None:
+                return self._virtual
+            return self.real_after_s + (time.monotonic() - self._real_start)
+
+    def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        with self._lock:
+            if self._real_start is None:
+                self._virtual += seconds
+                if self._virtual >= self.real_after_s:
+                    self._virtual = self.real_after_s
+                    self._real_start = time.monotonic()
+                return
+        time.sleep(seconds)

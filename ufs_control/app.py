@@ -14,7 +14,7 @@ from typing import Any
 
 from drivers.cpx400dp import Cpx400dp
 from drivers.pyrometer import CODECS, KtrdPyrometer, ProbeResult, probe
-from sim.clock import VirtualClock
+from sim.clock import FastForwardClock, VirtualClock
 from sim.faults import Fault, parse_fault
 from sim.rig import SimOptions, SimRig
 from sim.server import SimServer
@@ -57,9 +57,15 @@ def build_simulator(
     options: SimOptions | None = None,
     speed: float = 0.0,
     range_c: tuple[float, float] | None = None,
+    fast_forward_s: float | None = None,
 ) -> SimulatedRig:
-    """Build the in-process simulator; ``speed`` 0 runs on a virtual clock (as fast as possible)."""
-    clock: Clock = VirtualClock() if speed == 0 else ScaledClock(speed)
+    """Build the in-process simulator; ``speed`` 0 runs on a virtual clock (as fast as possible);
+    ``fast_forward_s`` runs virtual time up to that mark and real time after it."""
+    clock: Clock
+    if fast_forward_s is not None:
+        clock = FastForwardClock(fast_forward_s)
+    else:
+        clock = VirtualClock() if speed == 0 else ScaledClock(speed)
     opts = options or SimOptions()
     rig = SimRig(params, clock, opts)
     psu = Cpx400dp(InMemoryResource(rig), name="CPX400DP (simulated)")
@@ -153,6 +159,7 @@ def open_session(
     on_sample: Callable[[Sample], None] | None = None,
     seed: int = 0,
     plot: bool = True,
+    fast_forward_s: float | None = None,
 ) -> RigSession:
     """Build instruments (simulated or real), a controller and a runner for ``rig``."""
     if simulate:
@@ -165,7 +172,7 @@ def open_session(
             seed=seed,
             **(sim_overrides or {}),
         )
-        sim = build_simulator(params, opts, speed=speed, range_c=rig.pyrometer.range_c)
+        sim = build_simulator(params, opts, speed=speed, range_c=rig.pyrometer.range_c, fast_forward_s=fast_forward_s)
         ctl = make_controller(controller, rig, params)
         provenance = {
             "simulator": {

@@ -121,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="with --screenshot: take it at this run time instead, then end the run",
     )
 
+    p = sub.add_parser("bench-gui", help="window redraw rate and loop timing during a 1-hour run")
+    p.add_argument("--history-s", type=_positive_or_zero, default=3600.0, help="virtual history before the tail")
+    p.add_argument("--tail-s", type=_positive_or_zero, default=20.0, help="real-time tail that is measured")
+    p.add_argument("--out", default="gui_bench.json")
+
     p = sub.add_parser("bench", help="benchmark the controller against baselines over plant variations")
     p.add_argument("--plants", type=int, default=30)
     p.add_argument("--seed", type=int, default=1)
@@ -442,6 +447,19 @@ def _cmd_gui(args: argparse.Namespace) -> int:
     )
 
 
+def _cmd_bench_gui(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from ufs_control.guibench import run_gui_bench
+
+    if args.tail_s < 5:
+        raise ConfigError("<command line>", "--tail-s", f"must be >= 5, got {args.tail_s:g}")
+    result = run_gui_bench(args.history_s, args.tail_s, Path(args.out))
+    print(json.dumps({k: v for k, v in result.items()}, indent=2))
+    return EXIT_OK if all(result["targets"].values()) else EXIT_TRIPPED
+
+
 COMMANDS = {
     "sim-server": _cmd_sim_server,
     "probe-pyrometer": _cmd_probe,
@@ -450,6 +468,7 @@ COMMANDS = {
     "report": _cmd_report,
     "bench": _cmd_bench,
     "gui": _cmd_gui,
+    "bench-gui": _cmd_bench_gui,
 }
 
 

@@ -7,6 +7,7 @@ loop keeps its own thread; nothing here waits on it.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 from dataclasses import replace
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
+    QGraphicsView,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -103,6 +105,21 @@ class Lamp(QLabel):
         self.setText(f'<span style="color:{colour}; font-size:15px">●</span> {self.caption}')
 
 
+class PlotArea(pg.GraphicsLayoutWidget):  # type: ignore[misc]  # pyqtgraph ships no type stubs
+    """The plot canvas, painted by Qt's C++ ``QGraphicsView.paintEvent`` directly.
+
+    pyqtgraph's Python override of ``paintEvent`` would hold the GIL for the whole scene render (5-14 ms
+    on a slow machine), stalling the control loop's thread for that long. Without it the GIL is taken only
+    inside each item's own paint. :meth:`prepare` does what the override did; the window calls it before
+    every refresh.
+    """
+
+    paintEvent = QGraphicsView.paintEvent
+
+    def prepare(self) -> None:
+        self.scene().prepareForPaint()
+
+
 class MainWindow(QMainWindow):
     """The ufs-control operator window."""
 
@@ -128,7 +145,12 @@ class MainWindow(QMainWindow):
         self._seen_state: RunState | None = None
         self._shown_result: RunResult | None = None
         self._markers: list[pg.InfiniteLine] = []
+        self._trip_line: pg.InfiniteLine | None = None
         self._arrays: dict[str, np.ndarray] = {}
+        self._segments: list[tuple[float, str]] = []
+        self._last_segment: int | None = None
+        self._plan_offset: float | None = None
+        self._drawn_offset: float | None = None
         self.frames = 0
         self._build(follow_s)
         self._connect_backend()
@@ -198,20 +220,17 @@ class MainWindow(QMainWindow):
         lay.addLayout(bar)
 
         pg.setConfigOptions(antialias=False, background="w", foreground="#263238")
-        self.plots = pg.GraphicsLayoutWidget()
+        self.plots = PlotArea()
         self.t_plot = self.plots.addPlot(row=0, col=0)
         self.t_plot.setLabel("left", "Temperature", units="°C")
-        self.t_plot.showGrid(x=True, y=True, alpha=0.25)
         self.t_plot.addLegend(offset=(10, 10))
         self.p_plot = self.plots.addPlot(row=1, col=0)
         self.p_plot.setLabel("left", "Power", units="W")
-        self.p_plot.showGrid(x=True, y=True, alpha=0.25)
         self.p_plot.addLegend(offset=(10, 5))
         self.p_plot.setXLink(self.t_plot)
         self.e_plot = self.plots.addPlot(row=2, col=0)
         self.e_plot.setLabel("left", "V, A, Ω")
         self.e_plot.setLabel("bottom", "Time", units="s")
-        self.e_plot.showGrid(x=True, y=True, alpha=0.25)
         self.e_legend = self.e_plot.addLegend(offset=(10, 5), colCount=3)
         self.e_plot.setXLink(self.t_plot)
         self.plots.ci.layout.setRowStretchFactor(0, 5)
@@ -223,9 +242,7 @@ class MainWindow(QMainWindow):
             for side in ("left", "bottom"):
                 plot.getAxis(side).enableAutoSIPrefix(False)
         self.planned_curve = self.t_plot.plot(pen=pg.mkPen("#b0bec5", width=6), name="planned")
-        self.overlay_curve = self.t_plot.plot(
-            pen=pg.mkPen("#7e57c2", width=1.5, style=Qt.PenStyle.DashLine), name="past run"
-        )
+        self.overlay_curve = self.t_plot.plot(pen=pg.mkPen("#7e57c2", width=1.5, style=Qt.PenStyle.DashLine))
         self.setpoint_curve = self.t_plot.plot(pen=pg.mkPen("#fb8c00", width=2), name="setpoint")
         self.temp_curve = self.t_plot.plot(pen=pg.mkPen("#d32f2f", width=2), name="temperature")
         self.power_curve = self.p_plot.plot(pen=pg.mkPen("#1565c0", width=2), name="power command")
@@ -288,7 +305,7 @@ class MainWindow(QMainWindow):
         refresh = QPushButton("Refresh")
         refresh.clicked.connect(self.refresh_history)
         clear = QPushButton("Clear overlay")
-        clear.clicked.connect(lambda: self.overlay_curve.setData([], []))
+        clear.clicked.connect(self.clear_overlay)
         for b in (self.open_run_button, refresh, clear):
             buttons.addWidget(b)
         buttons.addStretch(1)
@@ -484,7 +501,7 @@ class MainWindow(QMainWindow):
         except UfsError as exc:
             self.profile, self.plan, self._profile_ok = None, None, False
             self.profile_label.setText(path.name)
-            self.profile_messages.setText(f"<span style='color:#c62828'>error: {exc}</span>")
+            self.profile_messages.setText(f"<span style='color:#c62828'>error: {html.escape(str(exc))}</span>")
             self.segments.setRowCount(0)
             self.planned_curve.setData([], [])
             self._update_controls()
@@ -494,12 +511,13 @@ class MainWindow(QMainWindow):
         self.profile_label.setText(profile.name)
         self._fill_segments(self.plan)
         findings = check(self.plan, self.rig, PlantModel(self.rig.model, self.rig.wiring))
-        lines = [f"<b>{profile.description or profile.name}</b>"]
+        lines = [f"<b>{html.escape(profile.description or profile.name)}</b>"]
         lines.append(f"duration {self.plan.duration_s:.1f} s, peak {self.plan.peak_c:.0f} °C")
         errors = [f for f in findings if f.level == "error"]
         for f in findings:
             colour = "#c62828" if f.level == "error" else "#ef6c00"
-            lines.append(f"<span style='color:{colour}'>{f.level}: segment {f.segment} ({f.kind}): {f.message}</span>")
+            text = html.escape(f"{f.level}: segment {f.segment} ({f.kind}): {f.message}")
+            lines.append(f"<span style='color:{colour}'>{text}</span>")
         lines.append(
             "<span style='color:#c62828'>infeasible on this rig</span>"
             if errors
@@ -585,29 +603,45 @@ class MainWindow(QMainWindow):
         self._seen_appended = -1
         self._seen_generation = -1
         self._arrays = {}
+        self._drawn_offset = None
         for curve in (self.temp_curve, self.setpoint_curve, self.power_curve, self.volt_curve, self.curr_curve):
             curve.setData([], [])
         self.res_curve.setData([], [])
         for line in self._markers:
             self.t_plot.removeItem(line)
         self._markers = []
+        if self._trip_line is not None:
+            self.t_plot.removeItem(self._trip_line)
+            self._trip_line = None
 
     # --- periodic refresh -----------------------------------------------------------------------
 
+    COLUMNS = ("t_s", "temperature_c", "setpoint_c", "power_w", "voltage_v", "current_a", "resistance_ohm")
+
     def refresh(self) -> None:
-        """Pull the latest samples and state from the runner and redraw (on the QTimer)."""
+        """Pull the new samples and the state from the runner and redraw (on the QTimer).
+
+        Only samples appended since the last frame are converted; everything is rebuilt only when the
+        runner's buffer thins itself or starts a new run. The control thread is never waited on.
+        """
         runner = self.runner
         if runner is None:
             return
-        generation, appended, samples = runner.buffer.snapshot() if runner.buffer.latest() is not None else (0, 0, [])
-        if samples and (appended != self._seen_appended or generation != self._seen_generation):
-            self._seen_appended, self._seen_generation = appended, generation
-            self._draw_samples(samples)
-            self._show_status(samples[-1], runner)
+        generation, appended, new, full = runner.buffer.read_since(self._seen_generation, self._seen_appended)
+        if full or new:
+            self._seen_generation, self._seen_appended = generation, appended
+            self._ingest(new, full)
+            self._redraw()
+            if new:
+                self._show_status(new[-1], runner)
         state = runner.state
         if state is not self._seen_state:
             self._seen_state = state
             self._update_controls()
+            if new or full:
+                last = runner.buffer.latest()
+                if last is not None:
+                    self._show_status(last, runner)
         colour = STATE_COLOURS[state]
         self.state_label.setText(state.value.upper())
         self.state_label.setStyleSheet(
@@ -621,45 +655,59 @@ class MainWindow(QMainWindow):
             and state not in (RunState.PREFLIGHT, RunState.RUNNING)
         ):
             self._shown_result = result
-            self._show_result(result, samples)
+            latest = runner.buffer.latest()
+            if latest is not None:
+                self._show_status(latest, runner)
+            self._show_result(result)
             self.run_finished.emit(result)
         self.frames += 1
 
-    def _draw_samples(self, samples: list[Sample]) -> None:
-        t = np.fromiter((s.t_s for s in samples), float, len(samples))
+    def _ingest(self, samples: list[Sample], full: bool) -> None:
+        """Append the new samples to the plotted arrays (or rebuild them)."""
+        n = len(samples)
+        fresh = {
+            name: np.fromiter((v if (v := getattr(s, name)) is not None else np.nan for s in samples), float, n)
+            for name in self.COLUMNS
+        }
+        if full or not self._arrays:
+            self._arrays = fresh
+            self._segments = []
+            self._last_segment = None
+        else:
+            self._arrays = {k: np.concatenate((self._arrays[k], fresh[k])) for k in self.COLUMNS}
+        for s in samples:
+            if s.segment_index != self._last_segment:
+                self._segments.append((s.t_s, s.segment))
+                self._last_segment = s.segment_index
+        if samples:
+            self._plan_offset = samples[-1].t_s - samples[-1].profile_t_s
 
-        def col(name: str) -> np.ndarray:
-            return np.fromiter(
-                (v if (v := getattr(s, name)) is not None else np.nan for s in samples), float, len(samples)
-            )
-
-        self.temp_curve.setData(t, col("temperature_c"), connect="finite")
-        self.setpoint_curve.setData(t, col("setpoint_c"), connect="finite")
-        self.power_curve.setData(t, col("power_w"))
-        self.volt_curve.setData(t, col("voltage_v"), connect="finite")
-        self.curr_curve.setData(t, col("current_a"), connect="finite")
+    def _redraw(self) -> None:
+        self.plots.prepare()
+        a = self._arrays
+        if not a or len(a["t_s"]) == 0:
+            return
+        t = a["t_s"]
+        self.temp_curve.setData(t, a["temperature_c"], connect="finite")
+        self.setpoint_curve.setData(t, a["setpoint_c"], connect="finite")
+        self.power_curve.setData(t, a["power_w"])
+        self.volt_curve.setData(t, a["voltage_v"], connect="finite")
+        self.curr_curve.setData(t, a["current_a"], connect="finite")
         if self.res_curve.isVisible():
-            self.res_curve.setData(t, col("resistance_ohm"), connect="finite")
-        first = samples[0]
-        if self.plan is not None:
-            self._draw_plan(
-                first.t_s - first.profile_t_s if len(samples) < 3 else samples[-1].t_s - samples[-1].profile_t_s
-            )
-        self._update_markers(samples)
+            self.res_curve.setData(t, a["resistance_ohm"], connect="finite")
+        if self.plan is not None and self._plan_offset is not None:
+            if self._plan_offset != self._drawn_offset:
+                self._draw_plan(self._plan_offset)
+                self._drawn_offset = self._plan_offset
+        self._update_markers()
         if self.follow.isChecked():
             span = float(self.follow_seconds.value())
-            end = max(t[-1], span)
+            end = max(float(t[-1]), span)
             self.t_plot.setXRange(end - span, end, padding=0.0)
-        self._arrays = {"t": t}
 
-    def _update_markers(self, samples: list[Sample]) -> None:
-        changes: list[tuple[float, str]] = []
-        last = None
-        for s in samples:
-            if s.segment_index != last:
-                changes.append((s.t_s, s.segment))
-                last = s.segment_index
-        if len(changes) == len(self._markers):
+    def _update_markers(self) -> None:
+        changes = self._segments
+        if len(changes) == len(self._markers) + 1:
             return
         for line in self._markers:
             self.t_plot.removeItem(line)
@@ -707,19 +755,19 @@ class MainWindow(QMainWindow):
             self.trip_label.setText("No interlock tripped.")
             self.trip_label.setStyleSheet("")
         else:
-            self.trip_label.setText(f"TRIPPED at {trip.t_s:.1f} s — {LABELS[trip.name]}: {trip.reason}")
+            self.trip_label.setText(html.escape(f"TRIPPED at {trip.t_s:.1f} s — {LABELS[trip.name]}: {trip.reason}"))
             self.trip_label.setStyleSheet("color:#c62828; font-weight:bold;")
         self.ack_button.setEnabled(trip is not None and not self._busy())
         self.start_button.setEnabled(self.runner is not None and self._profile_ok and not self._busy() and trip is None)
 
-    def _show_result(self, result: RunResult, samples: list[Sample]) -> None:
+    def _show_result(self, result: RunResult) -> None:
         title = f"{result.profile_name}: {result.outcome.value} — {result.reason}"
         if result.run_dir is not None:
             title += f"  ({result.run_dir.name})"
         self.show_card(title, result.metrics)
-        if result.trip_name is not None and samples:
+        if result.trip_name is not None and self._arrays and len(self._arrays["t_s"]):
             trip = self.runner.latch.tripped if self.runner is not None else None
-            t = trip.t_s if trip is not None else samples[-1].t_s
+            t = trip.t_s if trip is not None else float(self._arrays["t_s"][-1])
             line = pg.InfiniteLine(
                 pos=t,
                 angle=90,
@@ -782,10 +830,17 @@ class MainWindow(QMainWindow):
         t = np.array([s.t_s for s in samples])
         y = np.array([s.temperature_c if s.temperature_c is not None else np.nan for s in samples])
         self.overlay_curve.setData(t, y, connect="finite")
+        legend = self.t_plot.legend
+        legend.removeItem(self.overlay_curve)
+        legend.addItem(self.overlay_curve, f"past: {folder.name}")
         self.follow.setChecked(False)
         self.t_plot.enableAutoRange()
         self.show_card(f"{folder.name}: {record.get('outcome', '?')} — {record.get('reason', '')}", metrics)
         return dict(metrics)
+
+    def clear_overlay(self) -> None:
+        self.overlay_curve.setData([], [])
+        self.t_plot.legend.removeItem(self.overlay_curve)
 
     # --- misc -----------------------------------------------------------------------------------
 
@@ -795,7 +850,7 @@ class MainWindow(QMainWindow):
             self.e_legend.addItem(self.res_curve, "resistance Ω")
         else:
             self.e_legend.removeItem(self.res_curve)
-        self._seen_appended = -1  # redraw with the resistance column
+        self._redraw()
 
     def _export_dialog(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Export plot", "plot.png", "PNG (*.png)")

@@ -42,6 +42,18 @@ class DisplayBuffer:
         with self._lock:
             return self._generation, self._appended, list(self._data)
 
+    def read_since(self, generation: int, appended: int) -> tuple[int, int, list[Sample], bool]:
+        """Return (generation, total appended, samples, full).
+
+        With the caller's last ``generation`` and ``appended`` count, only the samples appended since are
+        returned (``full`` False); after a thinning or a clear, everything is returned (``full`` True).
+        """
+        with self._lock:
+            new = self._appended - appended
+            if generation != self._generation or new < 0 or new > len(self._data):
+                return self._generation, self._appended, list(self._data), True
+            return self._generation, self._appended, self._data[len(self._data) - new :], False
+
     def latest(self) -> Sample | None:
         with self._lock:
             return self._data[-1] if self._data else None
