@@ -123,7 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench-gui", help="window redraw rate and loop timing during a 1-hour run")
     p.add_argument("--history-s", type=_positive_or_zero, default=3600.0, help="virtual history before the tail")
-    p.add_argument("--tail-s", type=_positive_or_zero, default=20.0, help="real-time tail that is measured")
+    p.add_argument("--tail-s", type=_positive_or_zero, default=45.0, help="real-time tail that is measured")
+    p.add_argument("--pairs", type=int, default=2, help="alternating headless/windowed runs")
     p.add_argument("--out", default="gui_bench.json")
 
     p = sub.add_parser("bench", help="benchmark the controller against baselines over plant variations")
@@ -455,8 +456,10 @@ def _cmd_bench_gui(args: argparse.Namespace) -> int:
 
     if args.tail_s < 5:
         raise ConfigError("<command line>", "--tail-s", f"must be >= 5, got {args.tail_s:g}")
-    result = run_gui_bench(args.history_s, args.tail_s, Path(args.out))
-    print(json.dumps({k: v for k, v in result.items()}, indent=2))
+    if args.pairs < 1:
+        raise ConfigError("<command line>", "--pairs", f"must be >= 1, got {args.pairs}")
+    result = run_gui_bench(args.history_s, args.tail_s, Path(args.out), pairs=args.pairs)
+    print(json.dumps({k: v for k, v in result.items() if k not in ("headless", "gui")}, indent=2))
     return EXIT_OK if all(result["targets"].values()) else EXIT_TRIPPED
 
 

@@ -59,7 +59,7 @@ from ufs_control.runner.engine import Runner, RunState
 from ufs_control.runner.metrics import compute
 from ufs_control.runner.records import RunResult, Sample, read_samples
 
-REFRESH_MS = 50
+REFRESH_MS = 40  # 25 frames per second
 STATE_COLOURS = {
     RunState.IDLE: "#546e7a",
     RunState.PREFLIGHT: "#1565c0",
@@ -151,6 +151,8 @@ class MainWindow(QMainWindow):
         self._last_segment: int | None = None
         self._plan_offset: float | None = None
         self._drawn_offset: float | None = None
+        self._x_range: tuple[float, float] | None = None
+        self._y_ranges: dict[int, tuple[float, float]] = {}
         self.frames = 0
         self._build(follow_s)
         self._connect_backend()
@@ -203,6 +205,7 @@ class MainWindow(QMainWindow):
         bar = QHBoxLayout()
         self.follow = QCheckBox("Follow last")
         self.follow.setChecked(True)
+        self.follow.toggled.connect(lambda _on: self._redraw() if self._arrays else None)
         self.follow_seconds = QSpinBox()
         self.follow_seconds.setRange(5, 3600)
         self.follow_seconds.setValue(int(follow_s))
@@ -237,10 +240,13 @@ class MainWindow(QMainWindow):
         self.plots.ci.layout.setRowStretchFactor(1, 2)
         self.plots.ci.layout.setRowStretchFactor(2, 2)
         for plot in (self.t_plot, self.p_plot, self.e_plot):
-            plot.setClipToView(True)
-            plot.setDownsampling(auto=True, mode="peak")
             for side in ("left", "bottom"):
                 plot.getAxis(side).enableAutoSIPrefix(False)
+            # Ranges are set by _fit_ranges (paged, with hysteresis), so the axes are not re-rendered and
+            # the auto-range is not recomputed on every frame.
+            plot.disableAutoRange()
+        for plot in (self.t_plot, self.p_plot):
+            plot.hideAxis("bottom")  # the time axis is drawn once, under the last plot
         self.planned_curve = self.t_plot.plot(pen=pg.mkPen("#b0bec5", width=6), name="planned")
         self.overlay_curve = self.t_plot.plot(pen=pg.mkPen("#7e57c2", width=1.5, style=Qt.PenStyle.DashLine))
         self.setpoint_curve = self.t_plot.plot(pen=pg.mkPen("#fb8c00", width=2), name="setpoint")
@@ -604,6 +610,8 @@ class MainWindow(QMainWindow):
         self._seen_generation = -1
         self._arrays = {}
         self._drawn_offset = None
+        self._x_range = None
+        self._y_ranges = {}
         for curve in (self.temp_curve, self.setpoint_curve, self.power_curve, self.volt_curve, self.curr_curve):
             curve.setData([], [])
         self.res_curve.setData([], [])
@@ -682,28 +690,80 @@ class MainWindow(QMainWindow):
         if samples:
             self._plan_offset = samples[-1].t_s - samples[-1].profile_t_s
 
+    MAX_DRAWN_POINTS = 3000
+
+    def _visible(self) -> slice:
+        """Which part of the arrays to hand to the plot: the follow window, or all of it, strided."""
+        t = self._arrays["t_s"]
+        if self.follow.isChecked():
+            span = float(self.follow_seconds.value())
+            start = int(np.searchsorted(t, t[-1] - 1.05 * span))
+            step = max(1, (len(t) - start) // self.MAX_DRAWN_POINTS)
+            return slice(start, None, step)
+        return slice(0, None, max(1, len(t) // self.MAX_DRAWN_POINTS))
+
     def _redraw(self) -> None:
+        """Hand the visible part of the arrays to the curves (a bounded number of points per frame)."""
         self.plots.prepare()
         a = self._arrays
         if not a or len(a["t_s"]) == 0:
             return
-        t = a["t_s"]
-        self.temp_curve.setData(t, a["temperature_c"], connect="finite")
-        self.setpoint_curve.setData(t, a["setpoint_c"], connect="finite")
-        self.power_curve.setData(t, a["power_w"])
-        self.volt_curve.setData(t, a["voltage_v"], connect="finite")
-        self.curr_curve.setData(t, a["current_a"], connect="finite")
+        view = self._visible()
+        t = a["t_s"][view]
+        self.temp_curve.setData(t, a["temperature_c"][view], connect="finite")
+        self.setpoint_curve.setData(t, a["setpoint_c"][view], connect="finite")
+        self.power_curve.setData(t, a["power_w"][view])
+        self.volt_curve.setData(t, a["voltage_v"][view], connect="finite")
+        self.curr_curve.setData(t, a["current_a"][view], connect="finite")
         if self.res_curve.isVisible():
-            self.res_curve.setData(t, a["resistance_ohm"], connect="finite")
+            self.res_curve.setData(t, a["resistance_ohm"][view], connect="finite")
         if self.plan is not None and self._plan_offset is not None:
             if self._plan_offset != self._drawn_offset:
                 self._draw_plan(self._plan_offset)
                 self._drawn_offset = self._plan_offset
         self._update_markers()
+        self._fit_ranges(view)
+
+    def _fit_ranges(self, view: slice) -> None:
+        """Set the axes' ranges: the time axis pages forward by a tenth of the span when following, and a
+        y-range changes only when the data leaves it (a changed range re-renders the axis)."""
+        a = self._arrays
+        t = a["t_s"]
         if self.follow.isChecked():
             span = float(self.follow_seconds.value())
-            end = max(float(t[-1]), span)
-            self.t_plot.setXRange(end - span, end, padding=0.0)
+            step = span / 10.0
+            end = max(span, (math.floor(float(t[-1]) / step) + 1) * step)
+            x_range = (end - span, end)
+        else:
+            x_range = (float(t[0]), max(float(t[-1]), float(t[0]) + 1.0))
+        if x_range != self._x_range:
+            self._x_range = x_range
+            self.t_plot.setXRange(*x_range, padding=0.0)
+        plan_y = self.planned_curve.getData()[1]
+        groups = (
+            (self.t_plot, ("temperature_c", "setpoint_c"), plan_y, 50.0),
+            (self.p_plot, ("power_w",), None, 20.0),
+            (
+                self.e_plot,
+                ("voltage_v", "current_a") + (("resistance_ohm",) if self.res_curve.isVisible() else ()),
+                None,
+                2.0,
+            ),
+        )
+        for plot, names, extra, pad in groups:
+            chunks = [a[n][view] for n in names]
+            if extra is not None and len(extra):
+                chunks.append(np.asarray(extra, dtype=float))
+            values = np.concatenate(chunks) if chunks else np.array([])
+            values = values[np.isfinite(values)]
+            if not len(values):
+                continue
+            lo, hi = float(values.min()), float(values.max())
+            current = self._y_ranges.get(id(plot))
+            if current is None or lo < current[0] or hi > current[1] or (hi - lo) < 0.5 * (current[1] - current[0]):
+                new = (min(lo - pad, 0.0) if lo >= 0 else lo - pad, hi + pad)
+                self._y_ranges[id(plot)] = new
+                plot.setYRange(*new, padding=0.0)
 
     def _update_markers(self) -> None:
         changes = self._segments
@@ -737,9 +797,11 @@ class MainWindow(QMainWindow):
         self.values["resistance"].setText(f"{s.resistance_ohm:.3f} Ω" if s.resistance_ohm is not None else "—")
         status_colour = "#2e7d32" if s.pyrometer_status == "OK" else "#ef6c00"
         self.values["pyrometer"].setText(f"<span style='color:{status_colour}'>{s.pyrometer_status}</span>")
-        timing = runner.loop_timing()
-        mean = timing.get("period_mean_ms")
-        self.values["loop"].setText(f"{1000.0 / mean:.1f} Hz" if mean else "—")
+        t = self._arrays.get("t_s")
+        if t is not None and len(t) > 20 and t[-1] > t[-21] and not done:
+            self.values["loop"].setText(f"{20.0 / (t[-1] - t[-21]):.1f} Hz")  # over the last 20 ticks
+        elif done:
+            self.values["loop"].setText("—")
         if done and runner.last_result is not None and runner.last_result.outcome.value == "finished":
             self.progress.setValue(1000)
         else:
@@ -834,7 +896,9 @@ class MainWindow(QMainWindow):
         legend.removeItem(self.overlay_curve)
         legend.addItem(self.overlay_curve, f"past: {folder.name}")
         self.follow.setChecked(False)
-        self.t_plot.enableAutoRange()
+        if len(t):
+            self.t_plot.setXRange(float(t[0]), float(t[-1]), padding=0.02)
+            self._x_range = None
         self.show_card(f"{folder.name}: {record.get('outcome', '?')} — {record.get('reason', '')}", metrics)
         return dict(metrics)
 
