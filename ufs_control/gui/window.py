@@ -152,6 +152,7 @@ class MainWindow(QMainWindow):
         self._plan_offset: float | None = None
         self._drawn_offset: float | None = None
         self._x_range: tuple[float, float] | None = None
+        self._shown_interlocks: tuple[Any, bool] | None = None
         self._y_ranges: dict[int, tuple[float, float]] = {}
         self.frames = 0
         self._build(follow_s)
@@ -646,15 +647,14 @@ class MainWindow(QMainWindow):
         if state is not self._seen_state:
             self._seen_state = state
             self._update_controls()
-            if new or full:
-                last = runner.buffer.latest()
-                if last is not None:
-                    self._show_status(last, runner)
-        colour = STATE_COLOURS[state]
-        self.state_label.setText(state.value.upper())
-        self.state_label.setStyleSheet(
-            f"background:{colour}; color:white; font-size:18px; font-weight:bold; padding:4px; border-radius:4px;"
-        )
+            colour = STATE_COLOURS[state]
+            self.state_label.setText(state.value.upper())
+            self.state_label.setStyleSheet(  # a style change re-polishes the widget: only on a change
+                f"background:{colour}; color:white; font-size:18px; font-weight:bold; padding:4px; border-radius:4px;"
+            )
+            last = runner.buffer.latest()
+            if last is not None:
+                self._show_status(last, runner)
         self._show_interlocks(runner)
         result = runner.last_result
         if (
@@ -809,6 +809,10 @@ class MainWindow(QMainWindow):
 
     def _show_interlocks(self, runner: Runner) -> None:
         trip = runner.latch.tripped
+        busy = self._busy()
+        if (trip, busy) == self._shown_interlocks:
+            return
+        self._shown_interlocks = (trip, busy)
         for name, lamp in self.lamps.items():
             state = "tripped" if trip is not None and trip.name == name else "ok"
             if lamp.state != state:
