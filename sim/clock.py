@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 import time
 
+from ufs_control.core.clock import precise_sleep
+
 
 class VirtualClock:
     """Simulated seconds; thread-safe; starts at ``start`` (default 0)."""
@@ -62,4 +64,4 @@ class FastForwardClock:
                     self._virtual = self.real_after_s
                     self._real_start = time.monotonic()
                 return
-        time.sleep(seconds)
+        precise_sleep(seconds)

@@ -18,6 +18,25 @@ class Clock(Protocol):
         ...
 
 
+SPIN_S = 0.003
+
+
+def precise_sleep(seconds: float, spin_s: float = SPIN_S) -> None:
+    """Sleep ``seconds`` of wall time, waking on time even when another thread keeps the GIL busy.
+
+    A thread that wakes from ``time.sleep`` needs the GIL back, and in a process that also draws a GUI it
+    can wait a few milliseconds for it. So sleep until ``spin_s`` before the deadline, then spin on the
+    clock (holding the GIL it has by then) until the deadline.
+    """
+    if seconds <= 0:
+        return
+    deadline = time.perf_counter() + seconds
+    if seconds > spin_s:
+        time.sleep(seconds - spin_s)
+    while time.perf_counter() < deadline:
+        pass
+
+
 class MonotonicClock:
     """Wall-clock time from :func:`time.monotonic`."""
 
@@ -25,8 +44,7 @@ class MonotonicClock:
         return time.monotonic()
 
     def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            time.sleep(seconds)
+        precise_sleep(seconds)
 
 
 class ScaledClock:
@@ -42,5 +60,4 @@ class ScaledClock:
         return (time.monotonic() - self._t0) * self.speed
 
     def sleep(self, seconds: float) -> None:
-        if seconds > 0:
-            time.sleep(seconds / self.speed)
+        precise_sleep(seconds / self.speed)
