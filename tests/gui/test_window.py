@@ -235,3 +235,14 @@ def test_screenshot_command(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert shot.stat().st_size > 20_000
     assert len(list((tmp_path / "runs").iterdir())) == 1
+    # the picture shows the run: count pixels of the temperature curve's colour (#d32f2f)
+    from PySide6.QtGui import QImage
+
+    image = QImage(str(shot))
+    red = sum(
+        1
+        for x in range(0, image.width(), 2)
+        for y in range(0, image.height() // 2, 2)
+        if (c := image.pixelColor(x, y)).red() > 190 and c.green() < 70 and c.blue() < 70
+    )
+    assert red > 200, f"only {red} temperature-curve pixels in the screenshot"

@@ -119,6 +119,10 @@ class PlotArea(pg.GraphicsLayoutWidget):  # type: ignore[misc]  # pyqtgraph ship
     def prepare(self) -> None:
         self.scene().prepareForPaint()
 
+    def resizeEvent(self, ev: Any) -> None:
+        super().resizeEvent(ev)
+        self.prepare()
+
 
 class MainWindow(QMainWindow):
     """The ufs-control operator window."""
@@ -704,7 +708,6 @@ class MainWindow(QMainWindow):
 
     def _redraw(self) -> None:
         """Hand the visible part of the arrays to the curves (a bounded number of points per frame)."""
-        self.plots.prepare()
         a = self._arrays
         if not a or len(a["t_s"]) == 0:
             return
@@ -723,6 +726,7 @@ class MainWindow(QMainWindow):
                 self._drawn_offset = self._plan_offset
         self._update_markers()
         self._fit_ranges(view)
+        self.plots.prepare()  # after the ranges: the views apply range changes here
 
     def _fit_ranges(self, view: slice) -> None:
         """Set the axes' ranges: the time axis pages forward by a tenth of the span when following, and a
@@ -927,12 +931,14 @@ class MainWindow(QMainWindow):
 
     def export_png(self, path: Path) -> Path:
         """Write the plot area as a PNG."""
+        self.plots.prepare()
         exporter = pyqtgraph.exporters.ImageExporter(self.plots.scene())
         exporter.export(str(path))
         return path
 
     def screenshot(self, path: Path) -> Path:
         """Save a picture of the whole window."""
+        self.plots.prepare()
         self.grab().save(str(path))
         return path
 
