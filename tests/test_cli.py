@@ -119,7 +119,7 @@ def test_report_recomputes_metrics_and_rewrites_the_plot(tmp_path: Path) -> None
     (folder / "plot.png").unlink()
     out = ufs("report", str(folder))
     assert out.returncode == 0, out.stderr
-    assert "ramp tracking RMS (M1)" in out.stdout
+    assert "Ramp tracking RMS (M1)" in out.stdout
     assert (folder / "plot.png").stat().st_size > 10_000
 
 

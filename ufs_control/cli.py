@@ -305,33 +305,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_TRIPPED
 
 
-METRIC_LABELS = [
-    ("ramp_rate_c_per_s", "achieved ramp rate", "°C/s"),
-    ("ramp_rms_k", "ramp tracking RMS (M1)", "K"),
-    ("handover_k", "hand-over peak error (M2)", "K"),
-    ("overshoot_k", "overshoot (M3)", "K"),
-    ("settle_s", "settling into ±5 K (M4)", "s"),
-    ("hold_max_k", "hold max error (M5)", "K"),
-    ("hold_rms_k", "hold RMS error (M5)", "K"),
-    ("iae_ks", "IAE (M6)", "K·s"),
-    ("time_in_band_s", "time in ±5 K band (M7)", "s"),
-    ("soak_s", "soak within ±5 K of hold target", "s"),
-    ("chatter_w", "actuator chatter (M8)", "W"),
-    ("unreg_events", "UNREG events (M9)", ""),
-    ("trip_to_output_off_s", "trip to output off (M10)", "s"),
-    ("cooling_s", "cooling time (M11)", "s"),
-    ("energy_j", "energy", "J"),
-    ("peak_c", "peak temperature", "°C"),
-]
-
-
 def _print_metrics(metrics: dict[str, float | None]) -> None:
+    from ufs_control.runner.metrics import METRIC_LABELS
+
     for key, label, unit in METRIC_LABELS:
         value = metrics.get(key)
         if value is None:
             continue
         if key == "cooling_s":
-            label = f"cooling to {metrics.get('cooling_to_c', 500):g} °C (M11)"
+            label = f"Cooling to {metrics.get('cooling_to_c', 500):g} °C (M11)"
         print(f"  {label:<32} {value:10.2f} {unit}")
 
 

@@ -45,5 +45,5 @@ def test_bad_values_name_the_field(tmp_path: Path, text: str, field: str) -> Non
 
 
 def test_missing_file_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="cannot read"):
+    with pytest.raises(ConfigError, match="no such file"):
         load_params(tmp_path / "nope.toml")

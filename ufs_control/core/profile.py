@@ -8,12 +8,12 @@ A profile is planned from a start temperature (the ambient, or the measured temp
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ufs_control.core.errors import ProfileError
+from ufs_control.core.tomlfile import read_toml
 
 AMBIENT_C = 25.0
 HARD_MAX_C = 2500.0
@@ -398,18 +398,4 @@ def _check_plan(profile: Profile) -> None:
 
 def load_profile(path: str | Path) -> Profile:
     """Read and validate a TOML profile file."""
-    source = str(path)
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ProfileError(source, "", "no such file") from None
-    except IsADirectoryError:
-        raise ProfileError(source, "", "is a directory, not a profile file") from None
-    except OSError as exc:
-        raise ProfileError(source, "", f"cannot read: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(source, "", f"invalid TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise ProfileError(source, "", "not a text file") from None
-    return parse_profile(data, source)
+    return parse_profile(read_toml(path, ProfileError), str(path))

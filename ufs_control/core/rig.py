@@ -6,13 +6,13 @@ and the field.
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from ufs_control.core.errors import ConfigError
 from ufs_control.core.thermal import ThermalParams, Wiring, params_from_mapping, preset
+from ufs_control.core.tomlfile import read_toml
 
 
 @dataclass(frozen=True)
@@ -182,16 +182,4 @@ def parse_rig(data: dict[str, Any], source: str = "<rig>") -> RigConfig:
 
 def load_rig(path: str | Path) -> RigConfig:
     """Read and validate a rig TOML file."""
-    source = str(path)
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
-        raise ConfigError(source, "", "no such file") from None
-    except OSError as exc:
-        raise ConfigError(source, "", f"cannot read: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(source, "", f"invalid TOML: {exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(source, "", "not a text file") from None
-    return parse_rig(data, source)
+    return parse_rig(read_toml(path, ConfigError), str(path))

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import enum
 import math
-import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
 from ufs_control.core.errors import ConfigError
+from ufs_control.core.tomlfile import read_toml
 
 SIGMA = 5.670374419e-8
 ZERO_C_K = 273.15
@@ -126,13 +126,7 @@ def params_from_mapping(data: dict[str, Any], base: ThermalParams, source: str) 
 def load_params(path: str | Path) -> ThermalParams:
     """Load plant parameters from TOML: optional ``preset = "A"|"B"`` plus any field overrides."""
     source = str(path)
-    try:
-        with open(path, "rb") as fh:
-            data = tomllib.load(fh)
-    except OSError as exc:
-        raise ConfigError(source, "", f"cannot read: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(source, "", f"invalid TOML: {exc}") from None
+    data = read_toml(path, ConfigError)
     table = data.get("plant", data)
     if not isinstance(table, dict):
         raise ConfigError(source, "plant", "must be a table")

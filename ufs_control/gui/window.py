@@ -56,7 +56,7 @@ from ufs_control.core.profile import Plan, Profile, load_profile, plan, setpoint
 from ufs_control.core.rig import RigConfig
 from ufs_control.gui.backend import Backend
 from ufs_control.runner.engine import Runner, RunState
-from ufs_control.runner.metrics import compute
+from ufs_control.runner.metrics import METRIC_LABELS, compute
 from ufs_control.runner.records import RunResult, Sample, read_samples
 
 REFRESH_MS = 40  # 25 frames per second
@@ -69,20 +69,21 @@ STATE_COLOURS = {
     RunState.TRIPPED: "#c62828",
     RunState.FAILED: "#c62828",
 }
-CARD_ROWS = [
-    ("ramp_rate_c_per_s", "Achieved ramp rate", "°C/s"),
-    ("ramp_rms_k", "Ramp tracking RMS", "K"),
-    ("handover_k", "Hand-over error", "K"),
-    ("overshoot_k", "Overshoot", "K"),
-    ("settle_s", "Settling (±5 K)", "s"),
-    ("hold_max_k", "Hold max error", "K"),
-    ("hold_rms_k", "Hold RMS error", "K"),
-    ("time_in_band_s", "Time in ±5 K band", "s"),
-    ("soak_s", "Soak at hold temperature", "s"),
-    ("energy_j", "Energy", "kJ"),
-    ("cooling_s", "Cooling time", "s"),
-    ("peak_c", "Peak temperature", "°C"),
-]
+CARD_KEYS = (
+    "ramp_rate_c_per_s",
+    "ramp_rms_k",
+    "handover_k",
+    "overshoot_k",
+    "settle_s",
+    "hold_max_k",
+    "hold_rms_k",
+    "time_in_band_s",
+    "soak_s",
+    "energy_j",
+    "cooling_s",
+    "peak_c",
+)
+CARD_ROWS = [row for row in METRIC_LABELS if row[0] in CARD_KEYS]
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:

@@ -12,6 +12,26 @@ from ufs_control.runner.records import Sample
 
 BAND_K = 5.0
 
+# (key, label, unit) for every reported metric, in display order; the M-numbers of the reference.
+METRIC_LABELS: list[tuple[str, str, str]] = [
+    ("ramp_rate_c_per_s", "Achieved ramp rate", "°C/s"),
+    ("ramp_rms_k", "Ramp tracking RMS (M1)", "K"),
+    ("handover_k", "Hand-over error (M2)", "K"),
+    ("overshoot_k", "Overshoot (M3)", "K"),
+    ("settle_s", "Settling into ±5 K (M4)", "s"),
+    ("hold_max_k", "Hold max error (M5)", "K"),
+    ("hold_rms_k", "Hold RMS error (M5)", "K"),
+    ("iae_ks", "IAE (M6)", "K·s"),
+    ("time_in_band_s", "Time in ±5 K band (M7)", "s"),
+    ("soak_s", "Soak at the hold temperature", "s"),
+    ("chatter_w", "Actuator chatter (M8)", "W"),
+    ("unreg_events", "UNREG events (M9)", ""),
+    ("trip_to_output_off_s", "Trip to output off (M10)", "s"),
+    ("cooling_s", "Cooling time (M11)", "s"),
+    ("energy_j", "Energy", "J"),
+    ("peak_c", "Peak temperature", "°C"),
+]
+
 
 def _rms(values: Sequence[float]) -> float | None:
     return math.sqrt(sum(v * v for v in values) / len(values)) if values else None
