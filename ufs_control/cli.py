@@ -327,14 +327,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     laid = plan(profile)
     print(f"profile {profile.name}: {profile.description}".rstrip(": "))
     for s in laid.segments:
-        span = ""
-        if s.start_c is not None and s.end_c is not None:
-            span = f"{s.start_c:7.1f} -> {s.end_c:7.1f} °C"
-        elif s.kind == "power":
-            span = f"{getattr(s.segment, 'power_w', 0):.0f} W open loop"
-        else:
-            span = "output off"
-        print(f"  {s.index + 1:>2} {s.kind:<6} {s.start_s:7.1f} .. {s.end_s:7.1f} s  {span}")
+        print(f"  {s.index + 1:>2} {s.kind:<6} {s.start_s:7.1f} .. {s.end_s:7.1f} s  {s.describe()}")
     print(f"duration {laid.duration_s:.1f} s, peak {laid.peak_c:.0f} °C")
     findings = check(laid, rig, PlantModel(rig.model, rig.wiring))
     for f in findings:

@@ -113,6 +113,14 @@ class PlannedSegment:
     def label(self) -> str:
         return f"{self.index + 1} ({self.kind})"
 
+    def describe(self) -> str:
+        """What the segment does to the output, e.g. ``25 → 1150 °C``, ``40 W open loop``, ``output off``."""
+        if self.start_c is not None and self.end_c is not None:
+            return f"{self.start_c:.0f} → {self.end_c:.0f} °C"
+        if isinstance(self.segment, Power):
+            return f"{self.segment.power_w:.0f} W open loop"
+        return "output off"
+
 
 @dataclass(frozen=True)
 class Plan:

@@ -544,13 +544,7 @@ class MainWindow(QMainWindow):
     def _fill_segments(self, laid: Plan) -> None:
         self.segments.setRowCount(len(laid.segments))
         for row, s in enumerate(laid.segments):
-            if s.start_c is not None and s.end_c is not None:
-                sp = f"{s.start_c:.0f} → {s.end_c:.0f} °C"
-            elif s.kind == "power":
-                sp = f"{getattr(s.segment, 'power_w', 0):.0f} W open loop"
-            else:
-                sp = "output off"
-            cells = [str(s.index + 1), s.kind, f"{s.start_s:.1f} – {s.end_s:.1f}", sp]
+            cells = [str(s.index + 1), s.kind, f"{s.start_s:.1f} – {s.end_s:.1f}", s.describe()]
             for col, text in enumerate(cells):
                 self.segments.setItem(row, col, QTableWidgetItem(text))
 
