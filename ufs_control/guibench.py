@@ -144,7 +144,7 @@ def _with_window(profile_path: Path, runs: Path, history_s: float, tail_s: float
             frames["buffer"] = len(session.runner.buffer)
             frames["appended"] = session.runner.buffer.snapshot()[1]
             session.runner.request_abort("benchmark done")
-        if "t1" in frames and session.runner._thread is not None and not session.runner._thread.is_alive():
+        if "t1" in frames and not session.runner.active:
             watcher.stop()
             window.close()
 

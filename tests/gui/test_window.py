@@ -23,7 +23,7 @@ def wait_done(qtbot, window, timeout: int = 30_000) -> None:  # type: ignore[no-
     def done() -> None:
         runner = window.runner
         assert runner.state in TERMINAL
-        assert runner._thread is not None and not runner._thread.is_alive()
+        assert not runner.active
         assert window._shown_result is runner.last_result
 
     qtbot.waitUntil(done, timeout=timeout)
@@ -198,7 +198,7 @@ def test_closing_during_a_run_asks_then_ends_it_safely(qtbot, make_window, monke
     window.close()
     assert asked
     assert runner.last_result.outcome.value == "aborted"
-    assert not runner._thread.is_alive()
+    assert not runner.active
     assert not sim.rig.psu.channels[0].on
 
 

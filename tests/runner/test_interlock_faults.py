@@ -177,3 +177,17 @@ def test_preflight_refuses_a_hot_felt(tmp_path: Path) -> None:
         assert result.outcome is Outcome.FAILED and "already hot" in result.reason
     finally:
         s.close()
+
+
+def test_a_failed_preflight_does_not_report_the_previous_runs_figures(tmp_path: Path) -> None:
+    s = session(tmp_path, [Fault("psu-runaway", 30.0)], over_setpoint_margin_k=300.0)
+    try:
+        first = s.runner.run(llzo())  # the runaway output goes outside the 420 W envelope (UNREG)
+        assert first.outcome is Outcome.TRIPPED and first.metrics["unreg_events"] > 0
+        s.runner.acknowledge()
+        second = s.runner.run(llzo())  # the felt is still hot: preflight refuses
+        assert second.preflight_failed and "already hot" in second.reason
+        assert "trip_to_output_off_s" not in second.metrics
+        assert second.metrics["unreg_events"] == 0.0
+    finally:
+        s.close()

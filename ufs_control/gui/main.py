@@ -35,7 +35,6 @@ def launch(
     window.operator_edit.setText(operator)
     window.sample_edit.setText(sample_id)
     window.show()
-    code = {"value": 0}
     if profile is not None and not window.load_profile(profile):
         if run:
             print(f"error: {window.profile_messages.text()}", file=sys.stderr)
@@ -63,7 +62,7 @@ def launch(
                 window.screenshot(screenshot)
                 shot["taken"] = True
                 runner.request_abort("screenshot taken")
-            if runner.state in DONE and (runner._thread is None or not runner._thread.is_alive()):
+            if runner.state in DONE and not runner.active:
                 window.refresh()
                 app.processEvents()
                 if screenshot is not None and not shot["taken"]:
@@ -76,8 +75,5 @@ def launch(
         timer.setInterval(100)
         timer.timeout.connect(poll)
         timer.start()
-        if screenshot is not None:
-            app.exec()
-            return code["value"]
     app.exec()
-    return code["value"]
+    return 0

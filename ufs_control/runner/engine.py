@@ -176,6 +176,8 @@ class Runner:
         self.cold_resistance_ohm: float | None = None
         self._r_cal = 1.0
         self.off_sent_t = 0.0
+        self._mon = _Monitors()
+        self._trip_off_s: float | None = None
         self._last_set: tuple[float, float] | None = None
         self._meter: tuple[float, float] | None = None
         self._periods: list[float] = []
@@ -230,6 +232,11 @@ class Runner:
             if (self._state, "reset") in TRANSITIONS:
                 self._state = TRANSITIONS[(self._state, "reset")]
 
+    @property
+    def active(self) -> bool:
+        """True while a run started with :meth:`request_start` is still in its thread."""
+        return self._thread is not None and self._thread.is_alive()
+
     def join(self, timeout: float | None = None) -> None:
         if self._thread is not None:
             self._thread.join(timeout)
@@ -258,6 +265,8 @@ class Runner:
         started = utc_now()
         self._t0 = self.clock.now()
         self._periods, self._latencies = [], []
+        self._mon = _Monitors()  # fresh per run: a failed preflight must not report the last run's figures
+        self._trip_off_s = None
         self.buffer.clear()
         self._plan = plan(profile, AMBIENT_C)
         samples: list[Sample] = []
@@ -296,8 +305,8 @@ class Runner:
                 self._transition(OUTCOME_EVENT[outcome])
         ended = utc_now()
         metrics = compute(samples, cooling_to_c=max(500.0, self.rig.pyrometer.range_c[0]))
-        metrics["unreg_events"] = float(self._mon.unreg_events) if hasattr(self, "_mon") else 0.0
-        if trip is not None and getattr(self, "_trip_off_s", None) is not None:
+        metrics["unreg_events"] = float(self._mon.unreg_events)
+        if trip is not None and self._trip_off_s is not None:
             metrics["trip_to_output_off_s"] = self._trip_off_s
         result = RunResult(
             outcome=outcome,
@@ -477,8 +486,7 @@ class Runner:
         rig, lim, ctrl_cfg = self.rig, self.rig.limits, self.rig.controller
         laid = self._plan
         self.controller.reset()
-        self._mon = mon = _Monitors()
-        self._trip_off_s: float | None = None
+        mon = self._mon
         meter_every = max(1, round(0.25 / self.period_s))
         low = rig.pyrometer.range_c[0]
         max_run = lim.max_run_s if lim.max_run_s is not None else laid.duration_s * 2.0 + 60.0
@@ -491,8 +499,7 @@ class Runner:
         cool_started: float | None = None
         finished_profile = False
         t_prev = 0.0
-        k = self.clock.now()
-        next_t = k
+        next_t = self.clock.now()
         while True:
             t_abs = self.clock.now()
             t = t_abs - self._t0
