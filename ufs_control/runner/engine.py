@@ -37,7 +37,7 @@ from ufs_control.core.profile import Cool, Hold, Plan, PlannedSegment, Power, Pr
 from ufs_control.core.rig import RigConfig
 from ufs_control.runner.buffer import DisplayBuffer
 from ufs_control.runner.metrics import compute
-from ufs_control.runner.records import Outcome, RunRecorder, RunResult, Sample, utc_now
+from ufs_control.runner.records import Outcome, RunRecorder, RunResult, Sample, append_jsonl, utc_now
 
 AMBIENT_C = 25.0
 COLD_PROBE_V = 1.5
@@ -70,6 +70,7 @@ TRANSITIONS: dict[tuple[RunState, str], RunState] = {
     (S.FAILED, "reset"): S.IDLE,
     (S.TRIPPED, "acknowledge"): S.IDLE,
 }
+CLAIMABLE = (S.IDLE, S.FINISHED, S.ABORTED, S.FAILED)  # a new run may start from these (not TRIPPED)
 OUTCOME_EVENT = {
     Outcome.FINISHED: "complete",
     Outcome.ABORTED: "abort",
@@ -168,6 +169,7 @@ class Runner:
         self._abort_reason: str | None = None
         self._estop = False
         self._thread: threading.Thread | None = None
+        self._last_run_dir: Path | None = None
         self._recorder: RunRecorder | None = None
         self._t0 = 0.0
         self._plan: Plan | None = None
@@ -195,11 +197,15 @@ class Runner:
         return self._plan
 
     def request_start(self, profile: Profile, operator: str = "", sample_id: str = "") -> bool:
-        """Start ``profile`` in a background thread; False if not idle or an interlock is latched."""
-        if self.state is not RunState.IDLE or self.latch.tripped is not None:
+        """Start ``profile`` in a background thread; False if a run is under way or an interlock is latched.
+
+        The move to PREFLIGHT happens here, under the state lock, so two quick calls (a double click, two
+        threads) can never both start a run.
+        """
+        if not self._claim():
             return False
         self._thread = threading.Thread(
-            target=self.run, args=(profile, operator, sample_id), name="ufs-runner", daemon=True
+            target=self._run_claimed, args=(profile, operator, sample_id), name="ufs-runner", daemon=True
         )
         self._thread.start()
         return True
@@ -210,20 +216,31 @@ class Runner:
             self._abort_reason = reason
 
     def emergency_stop(self) -> None:
-        """Switch the output off now, from any thread, and latch the emergency-stop interlock."""
+        """Switch the output off now, from any thread, in any state, and latch the emergency stop."""
         self._estop = True
+        self.latch.latch(Trip("emergency_stop", "EMERGENCY STOP pressed", self.clock.now() - self._t0))
         with self._io_lock:
             self._output_off_now()
 
-    def acknowledge(self) -> Trip | None:
-        """Operator acknowledgement: clear a latched interlock and return to idle."""
-        trip = self.latch.acknowledge()
-        self._estop = False
+    def acknowledge(self, by: str = "operator") -> Trip | None:
+        """Operator acknowledgement: clear a latched interlock and return to idle.
+
+        Refused (returns None, changes nothing) while a run is in PREFLIGHT or RUNNING: an acknowledgement
+        must never clear an emergency stop or a trip that the running loop has not yet acted on. Each
+        acknowledgement is recorded (who, when, which trip) in the last run's ``events.jsonl`` and in
+        ``acknowledgements.jsonl`` of the runs folder.
+        """
         with self._state_lock:
+            if self._state in (RunState.PREFLIGHT, RunState.RUNNING):
+                return None
+            trip = self.latch.acknowledge()
+            self._estop = False
             if (self._state, "acknowledge") in TRANSITIONS:
                 self._state = TRANSITIONS[(self._state, "acknowledge")]
             elif (self._state, "reset") in TRANSITIONS:
                 self._state = TRANSITIONS[(self._state, "reset")]
+        if trip is not None:
+            self._record_acknowledge(trip, by)
         return trip
 
     def reset(self) -> None:
@@ -241,6 +258,34 @@ class Runner:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def _claim(self) -> bool:
+        """Move to PREFLIGHT under the state lock if a new run may start; False otherwise."""
+        with self._state_lock:
+            if self.latch.tripped is not None or self._state not in CLAIMABLE:
+                return False
+            self._state = RunState.PREFLIGHT
+            return True
+
+    def _record_acknowledge(self, trip: Trip, by: str) -> None:
+        entry = {
+            "type": "acknowledge",
+            "utc": utc_now().isoformat(timespec="milliseconds"),
+            "by": by,
+            "interlock": trip.name,
+            "reason": trip.reason,
+            "run_dir": str(self._last_run_dir) if self._last_run_dir else None,
+        }
+        targets = []
+        if self._last_run_dir is not None:
+            targets.append(self._last_run_dir / "events.jsonl")
+        if self.runs_dir is not None:
+            targets.append(self.runs_dir / "acknowledgements.jsonl")
+        for path in targets:
+            try:
+                append_jsonl(path, entry)
+            except OSError:
+                pass  # an unwritable log must not keep the operator from acknowledging
+
     # --- the run ------------------------------------------------------------------------------
 
     def _transition(self, event: str) -> None:
@@ -257,11 +302,16 @@ class Runner:
 
     def run(self, profile: Profile, operator: str = "", sample_id: str = "") -> RunResult:
         """Run ``profile`` to its end in the calling thread; always ends with the output off."""
-        if self.latch.tripped is not None:
-            raise PreflightError(f"interlock latched ({self.latch.tripped.reason}): acknowledge it first")
-        self.reset()
+        if not self._claim():
+            trip = self.latch.tripped
+            if trip is not None:
+                raise PreflightError(f"interlock latched ({trip.reason}): acknowledge it first")
+            raise PreflightError(f"a run is already under way ({self.state.value})")
+        return self._run_claimed(profile, operator, sample_id)
+
+    def _run_claimed(self, profile: Profile, operator: str, sample_id: str) -> RunResult:
+        """The run itself, once :meth:`_claim` has moved the state to PREFLIGHT."""
         self._abort_reason = None
-        self._estop = False
         started = utc_now()
         self._t0 = self.clock.now()
         self._periods, self._latencies = [], []
@@ -273,7 +323,8 @@ class Runner:
         outcome, reason, trip = Outcome.FAILED, "not started", None
         preflight_failed = instrument_failure = False
         self._recorder = RunRecorder(self.runs_dir, profile.name, started) if self.runs_dir else None
-        self._transition("start")
+        self._last_run_dir = self._recorder.dir if self._recorder else None
+        self._event("state", old=RunState.IDLE.value, new=RunState.PREFLIGHT.value)
         try:
             try:
                 self._preflight()

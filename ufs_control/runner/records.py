@@ -151,6 +151,14 @@ class RunRecorder:
         self._events.close()
 
 
+def append_jsonl(path: Path, record: dict[str, Any]) -> None:
+    """Append one JSON line to ``path`` (creating it), flushed to disk before returning."""
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(jsonable(record)) + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 def read_samples(run_dir: Path) -> list[Sample]:
     """Load ``samples.csv`` of a run folder back into samples."""
     types = {f.name: f.type for f in dataclasses.fields(Sample)}

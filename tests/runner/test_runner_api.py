@@ -1,0 +1,82 @@
+"""The runner's public API under concurrent use: atomic start, a latching emergency stop in every state,
+and acknowledgements that are refused during a run and recorded otherwise."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+from tests.runner.helpers import llzo, session
+from ufs_control.runner.engine import RunState
+from ufs_control.runner.records import Outcome
+
+
+def test_two_quick_starts_never_both_succeed(tmp_path: Path) -> None:
+    for _ in range(20):
+        s = session(tmp_path)
+        try:
+            runner = s.runner
+            barrier = threading.Barrier(2)
+            accepted: list[bool] = []
+
+            def start() -> None:
+                barrier.wait()
+                accepted.append(runner.request_start(llzo()))
+
+            threads = [threading.Thread(target=start) for _ in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            runner.request_abort("test over")
+            runner.join(30)
+            assert sorted(accepted) == [False, True]
+        finally:
+            s.close()
+
+
+def test_emergency_stop_latches_while_idle_and_blocks_the_next_start(tmp_path: Path) -> None:
+    s = session(tmp_path)
+    try:
+        runner = s.runner
+        runner.emergency_stop()
+        assert runner.latch.tripped is not None
+        assert runner.latch.tripped.name == "emergency_stop"
+        assert runner.request_start(llzo()) is False
+        trip = runner.acknowledge(by="ana")
+        assert trip is not None and trip.name == "emergency_stop"
+        ack_log = [json.loads(line) for line in (tmp_path / "acknowledgements.jsonl").read_text().splitlines()]
+        assert ack_log[-1]["by"] == "ana" and ack_log[-1]["interlock"] == "emergency_stop"
+        assert runner.request_start(llzo()) is True
+        runner.request_abort("test over")
+        runner.join(30)
+    finally:
+        s.close()
+
+
+def test_acknowledge_is_refused_while_running_and_the_estop_stays_latched(tmp_path: Path) -> None:
+    s = session(tmp_path)
+    refused: list[object] = []
+    try:
+        runner = s.runner
+
+        def on_sample(sample: object) -> None:
+            if runner.state is RunState.RUNNING and not refused:
+                runner.emergency_stop()
+                refused.append(runner.acknowledge(by="too quick"))
+
+        runner.on_sample = on_sample
+        result = runner.run(llzo())
+        assert refused == [None]
+        assert result.outcome is Outcome.TRIPPED
+        assert result.trip_name == "emergency_stop"
+        assert runner.latch.tripped is not None
+        trip = runner.acknowledge(by="ana")
+        assert trip is not None
+        assert result.run_dir is not None
+        lines = [json.loads(x) for x in (result.run_dir / "events.jsonl").read_text().splitlines()]
+        acks = [e for e in lines if e["type"] == "acknowledge"]
+        assert len(acks) == 1 and acks[0]["by"] == "ana" and acks[0]["interlock"] == "emergency_stop"
+    finally:
+        s.close()
