@@ -8,8 +8,13 @@ import threading
 from pathlib import Path
 
 from tests.runner.helpers import llzo, session
-from ufs_control.runner.engine import RunState
+from ufs_control.runner.engine import Runner, RunState
 from ufs_control.runner.records import Outcome
+
+
+def _start(runner: Runner, barrier: threading.Barrier, accepted: list[bool]) -> None:
+    barrier.wait()
+    accepted.append(runner.request_start(llzo()))
 
 
 def test_two_quick_starts_never_both_succeed(tmp_path: Path) -> None:
@@ -19,12 +24,7 @@ def test_two_quick_starts_never_both_succeed(tmp_path: Path) -> None:
             runner = s.runner
             barrier = threading.Barrier(2)
             accepted: list[bool] = []
-
-            def start() -> None:
-                barrier.wait()
-                accepted.append(runner.request_start(llzo()))
-
-            threads = [threading.Thread(target=start) for _ in range(2)]
+            threads = [threading.Thread(target=_start, args=(runner, barrier, accepted)) for _ in range(2)]
             for t in threads:
                 t.start()
             for t in threads:
