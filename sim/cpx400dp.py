@@ -44,6 +44,7 @@ class Channel:
     eff_i: float = 1.0
     eff_on: bool = False
     tripped: int = 0  # LSR trip bits currently latched in the hardware (OVP/OCP/HARD)
+    live: bool = False  # the output terminals are energised (on and not tripped)
     v_out: float = 0.0
     i_out: float = 0.0
     mode: str = "OFF"
@@ -68,6 +69,7 @@ class Session:
         self.pre = 0
         self.lsr = [0, 0]
         self.lse = [0, 0]
+        self.closed = False  # the connection was dropped by the instrument (disconnect, power cycle)
         self._buf = b""
 
     def feed(self, data: bytes, frame_end: bool = False) -> bytes:
@@ -131,6 +133,10 @@ class Cpx400dpEmulator:
         self.garbage_replies = False
         self.silent = False
         self.runaway = False
+        self.read_only = False  # the web configuration restricts every interface to read-only
+        # Observers: an output went live or dead (channel 1/2, live); the instrument dropped its connections.
+        self.output_listeners: list[Callable[[int, bool], None]] = []
+        self.disconnect_listeners: list[Callable[[], None]] = []
         self._pending: list[tuple[float, int, str, float]] = []
         self._next_meter_t = 0.0
         self._rng = random.Random(seed)
@@ -144,6 +150,23 @@ class Cpx400dpEmulator:
         return session
 
     # --- faults -----------------------------------------------------------------------------
+
+    def disconnect_all(self) -> None:
+        """Every interface connection drops (a network fault): sessions close and their locks go."""
+        for session in list(self.sessions):
+            session.closed = True
+            session.close()
+        for listener in self.disconnect_listeners:
+            listener()
+
+    def power_cycle(self) -> None:
+        """Mains lost for a moment: connections drop, the outputs come back off with default settings."""
+        for c in self.channels:
+            c.v_set = c.eff_v = c.i_set = c.eff_i = 1.0
+            c.on = c.eff_on = False
+            c.tripped = 0
+        self._pending.clear()
+        self.disconnect_all()
 
     def force_trip(self, channel: int, bit: int) -> None:
         """Trip ``channel`` (1 or 2) as if OVP (0x04), OCP (0x08) or over-temperature (0x40) fired."""
@@ -181,6 +204,10 @@ class Cpx400dpEmulator:
 
     def _step_channel(self, n: int, ch: Channel, dt: float, r: float) -> None:
         live = ch.eff_on and not ch.tripped
+        if live != ch.live:
+            ch.live = live
+            for listener in self.output_listeners:
+                listener(n, live)
         if not live:
             target_v, mode = 0.0, "OFF"
         elif math.isinf(r):
@@ -297,7 +324,7 @@ class Cpx400dpEmulator:
     # --- handlers ---------------------------------------------------------------------------
 
     def _writable(self, s: Session) -> bool:
-        if self.lock_owner is not None and self.lock_owner is not s:
+        if self.read_only or (self.lock_owner is not None and self.lock_owner is not s):
             self._exec_error(s, 200)
             return False
         return True

@@ -12,6 +12,8 @@ FAULTS: dict[str, str] = {
     "pyro-under-range": "pyrometer reports below range whatever it sees",
     "psu-garbage": "supply answers queries with garbage",
     "psu-no-reply": "supply stops answering queries",
+    "psu-disconnect": "the supply drops every interface connection (network fault); it keeps its state",
+    "psu-reboot": "the supply loses mains for a moment: connections drop, outputs come back off",
     "psu-ovp-trip": "supply output trips on over-voltage",
     "psu-ocp-trip": "supply output trips on over-current",
     "psu-otp-trip": "supply output trips on over-temperature (needs a power cycle)",
@@ -19,7 +21,8 @@ FAULTS: dict[str, str] = {
     "felt-short": "partial short across the felts (0.3 ohm bypass)",
     "contact-rising": "clamp contact resistance rises by 0.2 ohm/s",
     "psu-runaway": "supply output sticks at 40 V / 20 A whatever is written (OP 0 still works)",
-    "psu-lock-stolen": "another client takes the interface lock: our writes fail with EER 200",
+    "psu-lock-stolen": "another client takes the interface lock (if free) and sends OPALL 0; our writes get EER 200",
+    "psu-read-only": "the supply's web page makes every interface read-only: writes fail with EER 200",
     "extra-cooling": "a sudden extra heat sink on the felts (150 W at 1150 °C, proportional to T - T_amb)",
 }
 

@@ -100,11 +100,6 @@ class SimRig:
                 self._substep(dt)
             return self.t - self.t0
 
-    def inject(self, name: str) -> None:
-        """Activate fault ``name`` now (see :data:`sim.faults.FAULTS`)."""
-        with self.lock:
-            self._activate(Fault(name, 0.0))
-
     def truth(self) -> SimTruth:
         """Advance to the present and return the true plant state."""
         with self.lock:
@@ -145,6 +140,12 @@ class SimRig:
             psu.garbage_replies = True
         elif name == "psu-no-reply":
             psu.silent = True
+        elif name == "psu-read-only":
+            psu.read_only = True
+        elif name == "psu-disconnect":
+            psu.disconnect_all()
+        elif name == "psu-reboot":
+            psu.power_cycle()
         elif name in ("psu-ovp-trip", "psu-ocp-trip", "psu-otp-trip"):
             bit = {"psu-ovp-trip": LSR_OVP, "psu-ocp-trip": LSR_OCP, "psu-otp-trip": LSR_HARD}[name]
             for n in channels:
@@ -160,6 +161,7 @@ class SimRig:
         elif name == "psu-lock-stolen":
             thief = psu.open_session("another client")
             thief.feed(b"IFLOCK\n")
+            thief.feed(b"OPALL 0\n")
         elif name == "extra-cooling":
             self.extra_cooling_w_per_k = 150.0 / 1125.0
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
+from collections.abc import Callable
 
 from sim.cpx400dp import Session
 from sim.rig import SimRig
@@ -17,7 +19,14 @@ LOOPBACK_PREFIXES = ("127.", "localhost", "::1")
 class SimServer:
     """Serve one :class:`SimRig` over TCP until :meth:`stop`."""
 
-    def __init__(self, rig: SimRig, host: str = "127.0.0.1", psu_port: int = 9221, pyrometer_port: int = 9222):
+    def __init__(
+        self,
+        rig: SimRig,
+        host: str = "127.0.0.1",
+        psu_port: int = 9221,
+        pyrometer_port: int = 9222,
+        log: Callable[[str], None] | None = None,
+    ):
         if not host.startswith(LOOPBACK_PREFIXES):
             raise ValueError(f"the simulator serves on loopback only, got host {host!r}")
         self.rig = rig
@@ -26,7 +35,12 @@ class SimServer:
         self._threads: list[threading.Thread] = []
         self._clients: list[socket.socket] = []
         self._psu_clients = 0
+        self._psu_conns: list[socket.socket] = []
         self._guard = threading.Lock()
+        self.log = log
+        rig.psu.disconnect_listeners.append(self._drop_psu_clients)
+        if log is not None:
+            rig.psu.output_listeners.append(self._log_output)
         self._psu_sock = self._listen(psu_port)
         self._pyro_sock = self._listen(pyrometer_port)
 
@@ -73,9 +87,24 @@ class SimServer:
             thread.join(timeout=2.0)
 
     def _tick_loop(self) -> None:
-        # Keep the physics close to the present so a long idle period is never integrated in one go.
-        while not self._stop.wait(0.05):
+        # Keep the physics close to the present (and output changes on time) between client requests.
+        while not self._stop.wait(0.01):
             self.rig.sync()
+
+    def _log_output(self, channel: int, live: bool) -> None:
+        """Say when an output's terminals go live or dead, with this machine's monotonic time."""
+        if self.log is not None:
+            self.log(f"output {channel} {'on' if live else 'off'} {time.monotonic():.4f}")
+
+    def _drop_psu_clients(self) -> None:
+        """The instrument dropped its connections (fault): close every supply client socket now."""
+        with self._guard:
+            conns = list(self._psu_conns)
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def _accept_loop(self, listener: socket.socket, serve: object) -> None:
         while not self._stop.is_set():
@@ -97,15 +126,17 @@ class SimServer:
                 conn.close()
                 return
             self._psu_clients += 1
+            self._psu_conns.append(conn)
         with self.rig.lock:
             session: Session = self.rig.psu.open_session(f"tcp {conn.getpeername()}")
         try:
-            self._pump(conn, lambda data: session.feed(data, frame_end=True))
+            self._pump(conn, lambda data: b"" if session.closed else session.feed(data, frame_end=True))
         finally:
             with self.rig.lock:
                 session.close()
             with self._guard:
                 self._psu_clients -= 1
+                self._psu_conns.remove(conn)
             conn.close()
 
     def _serve_pyrometer(self, conn: socket.socket) -> None:

@@ -28,12 +28,16 @@ class InMemoryResource:
         with self.rig.lock:
             self.rig.clock.sleep(self.rig.options.io_time_s)
             self.rig.sync()
+            if self.session.closed:
+                raise BrokenPipeError("in-memory resource: the instrument dropped the connection")
             self._rx += self.session.feed(data, frame_end=True)
         return len(data)
 
     def read(self) -> str:
         term = self.read_termination.encode("ascii")
         with self.rig.lock:
+            if self.session.closed and not self._rx:
+                raise ConnectionResetError("in-memory resource: the instrument dropped the connection")
             complete = term in self._rx
             if complete:
                 line, self._rx = self._rx.split(term, 1)

@@ -10,7 +10,7 @@ import pytest
 from sim.faults import FAULTS, Fault, parse_fault
 from sim.rig import SimOptions
 from ufs_control.app import SimulatedRig, build_simulator
-from ufs_control.core.errors import InstrumentReplyError, InstrumentReportedError, InstrumentTimeout
+from ufs_control.core.errors import InstrumentError, InstrumentReplyError, InstrumentReportedError, InstrumentTimeout
 from ufs_control.core.instruments import PyrometerStatus
 from ufs_control.core.thermal import Wiring, preset
 
@@ -116,7 +116,16 @@ def test_every_fault_is_visible_through_the_drivers(name: str) -> None:
         psu.set_output(1, False)
         sim.clock.sleep(0.3)
         assert psu.measure_output(1)[0] == 0.0
-    elif name == "psu-lock-stolen":
+    elif name == "psu-disconnect":
+        with pytest.raises(InstrumentError):
+            psu.measure_output(1)
+        assert sim.rig.truth().felt_power_w > 1.0  # a dropped connection leaves the output as it was
+    elif name == "psu-reboot":
+        with pytest.raises(InstrumentError):
+            psu.measure_output(1)
+        sim.clock.sleep(0.3)
+        assert sim.rig.truth().felt_power_w < 1e-6  # it comes back with the output off
+    elif name == "psu-read-only" or name == "psu-lock-stolen":
         with pytest.raises(InstrumentReportedError) as info:
             psu.set_voltage(1, 5.0)
         assert info.value.code == 200
