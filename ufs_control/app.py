@@ -6,11 +6,19 @@ in-memory transports) from a rig configuration, and wires them to a runner and a
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
-from collections.abc import Callable
+import fcntl
+import hashlib
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from drivers.cpx400dp import Cpx400dp
 from drivers.pyrometer import CODECS, KtrdPyrometer, ProbeResult, probe
@@ -19,15 +27,16 @@ from sim.faults import Fault, parse_fault
 from sim.rig import SimOptions, SimRig
 from sim.server import SimServer
 from sim.transport import InMemoryPort, InMemoryResource
-from ufs_control.control.controller import Controller, FeedforwardPI, NaiveVoltagePID, OpenLoopProgramme
+from ufs_control.control.baselines import NaiveVoltagePID, OpenLoopProgramme
+from ufs_control.control.controller import Controller, FeedforwardPI
 from ufs_control.control.model import PlantModel
 from ufs_control.core.clock import Clock, MonotonicClock, ScaledClock
-from ufs_control.core.errors import ConfigError
+from ufs_control.core.errors import ConfigError, SupplyInUseError, UfsError
 from ufs_control.core.rig import RigConfig
 from ufs_control.core.thermal import ThermalParams, Wiring, load_params, preset
-from ufs_control.plotting import write_plot
-from ufs_control.runner.engine import Progress, Runner
-from ufs_control.runner.records import Sample
+from ufs_control.runner.engine import Progress, Runner, SupplyOpener, SupplyRequest
+from ufs_control.runner.guardian import GuardedSupply, GuardianCore, LocalLink, PipeLink, encode_error, serve
+from ufs_control.runner.records import Sample, SampleLog, append_jsonl, make_event, mark_interrupted
 
 CONTROLLERS = ("ff_pi", "naive_voltage_pid", "open_loop", "exact_ff")
 CODEC_NAMES = tuple(CODECS)
@@ -45,11 +54,6 @@ class SimulatedRig:
     def close(self) -> None:
         self.psu.close()
         self.pyrometer.close()
-
-
-def sim_options(**kwargs: Any) -> SimOptions:
-    """Simulator options (wiring, latencies, pyrometer range and noise, faults, seed)."""
-    return SimOptions(**kwargs)
 
 
 def build_simulator(
@@ -87,11 +91,12 @@ def start_sim_server(
     faults: list[Fault] | None = None,
     wiring: Wiring = Wiring.SERIES,
     ovp_reply_style: str = "manual",
+    log: Callable[[str], None] | None = None,
 ) -> SimServer:
-    """Start the TCP simulator on loopback in real time scaled by ``speed``."""
+    """Start the TCP simulator on loopback in real time scaled by ``speed``; ``log`` gets output changes."""
     opts = SimOptions(wiring=wiring, faults=list(faults or []), ovp_reply_style=ovp_reply_style)
     rig = SimRig(params, ScaledClock(speed), opts)
-    return SimServer(rig, host, psu_port, pyrometer_port).start()
+    return SimServer(rig, host, psu_port, pyrometer_port, log=log).start()
 
 
 def probe_pyrometer(url: str) -> list[ProbeResult]:
@@ -119,12 +124,140 @@ def make_controller(name: str, rig: RigConfig, true_params: ThermalParams | None
     if name == "open_loop":
         return OpenLoopProgramme(PlantModel(rig.model, rig.wiring))
     if name == "naive_voltage_pid":
-        return NaiveVoltagePID(max_v=rig.limits.max_voltage_v)
+        return NaiveVoltagePID(max_v=rig.limits.max_voltage_v, model=PlantModel(rig.model, rig.wiring))
     raise ConfigError("<command line>", "controller", f"unknown controller {name!r}, expected one of {CONTROLLERS}")
 
 
-def _plot(run_dir: Path, samples: list[Sample], laid: Any) -> None:
+def _plot(run_dir: Path, samples: SampleLog, laid: Any) -> None:
+    from ufs_control.plotting import write_plot  # matplotlib only when a plot is written
+
     write_plot(run_dir, samples, laid, title=run_dir.name)
+
+
+# --- the guardian -------------------------------------------------------------------------------------
+
+GUARDIAN_MODULE = "ufs_control.guardian_main"
+
+
+def sim_supply(sim: SimulatedRig, rig: RigConfig) -> SupplyOpener:
+    """The embedded simulator's supply: the guardian's logic in-process, on the simulator's clock."""
+    name = "CPX400DP (simulated)"
+
+    def connect() -> Cpx400dp:
+        resource = InMemoryResource(sim.rig)
+        resource.timeout = rig.psu.timeout_s * 1000.0
+        return Cpx400dp(resource, name=name)
+
+    def open_supply(request: SupplyRequest) -> GuardedSupply:
+        def record(event: dict[str, Any]) -> None:
+            kind = event.pop("type")
+            request.record(make_event(sim.clock.now() - request.t0, kind, **event))
+
+        core = GuardianCore(connect, sim.clock, watchdog_s=request.watchdog_s, name=name, record=record)
+        core.open()
+        return GuardedSupply(LocalLink(core))
+
+    return open_supply
+
+
+def process_supply(rig: RigConfig) -> SupplyOpener:
+    """A real supply (or ``ufs sim-server``): the guardian is a separate process that owns the connection."""
+    resource = rig.psu.resource
+    if not resource:
+        raise ConfigError(rig.source, "psu.resource", "no supply address")
+
+    def fallback_off() -> bool:
+        """Used only when the guardian died: switch off over a fresh connection of our own."""
+        psu = Cpx400dp.open(resource, timeout_s=rig.psu.timeout_s)
+        try:
+            psu.force_outputs_off()
+            psu.set_all_outputs_off()
+            return not any(psu.read_output_state(ch) for ch in rig.channels)
+        finally:
+            psu.close()
+
+    def open_supply(request: SupplyRequest) -> GuardedSupply:
+        argv = [
+            sys.executable,
+            "-m",
+            GUARDIAN_MODULE,
+            "--resource",
+            resource,
+            "--timeout-s",
+            repr(rig.psu.timeout_s),
+            "--watchdog-s",
+            repr(request.watchdog_s),
+            "--t0",
+            repr(request.t0),
+        ]
+        if request.run_dir is not None:
+            argv += ["--run-dir", str(request.run_dir)]
+        # Long enough for the guardian to reconnect and confirm the off itself before we give up on it.
+        link = PipeLink(argv, call_timeout_s=12 * rig.psu.timeout_s + 1.0)
+        return GuardedSupply(link, fallback_off)
+
+    return open_supply
+
+
+def _machine_lock(resource: str) -> IO[str] | None:
+    """Hold a lock file for ``resource`` on this computer (None when another process holds it)."""
+    digest = hashlib.sha1(resource.strip().upper().encode()).hexdigest()[:16]
+    folder = Path(tempfile.gettempdir()) / "ufs-control-locks"
+    folder.mkdir(exist_ok=True)
+    fh = open(folder / f"supply-{digest}.lock", "w", encoding="utf-8")  # noqa: SIM115
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        fh.close()
+        return None
+    fh.write(f"{os.getpid()} {resource}\n")
+    fh.flush()
+    return fh
+
+
+def guardian_main(argv: Sequence[str]) -> int:
+    """The guardian process (``python -m ufs_control.guardian_main``): connect, lock, serve, switch off.
+
+    Its protocol runs on the stdout it was given; anything else that prints goes to stderr.
+    """
+    parser = argparse.ArgumentParser(prog="ufs-guardian")
+    parser.add_argument("--resource", required=True)
+    parser.add_argument("--timeout-s", type=float, required=True)
+    parser.add_argument("--watchdog-s", type=float, required=True)
+    parser.add_argument("--t0", type=float, default=0.0)
+    parser.add_argument("--run-dir")
+    args = parser.parse_args(argv)
+    out = os.dup(1)
+    os.dup2(2, 1)
+    run_dir = Path(args.run_dir) if args.run_dir else None
+
+    def record(event: dict[str, Any]) -> None:
+        if run_dir is None:
+            return
+        kind = event.pop("type")
+        try:
+            append_jsonl(run_dir / "events.jsonl", make_event(time.monotonic() - args.t0, kind, **event))
+        except OSError:
+            pass
+
+    def connect() -> Cpx400dp:
+        return Cpx400dp.open(args.resource, timeout_s=args.timeout_s)
+
+    core = GuardianCore(connect, MonotonicClock(), watchdog_s=args.watchdog_s, name=args.resource, record=record)
+    lock = _machine_lock(args.resource)
+    try:
+        if lock is None:
+            raise SupplyInUseError(args.resource, "another ufs-control process on this computer")
+        core.open()
+    except UfsError as exc:
+        os.write(out, (json.dumps({"ok": False, "error": encode_error(exc)}) + "\n").encode())
+        return 3
+    os.write(out, (json.dumps({"ok": True, "pid": os.getpid()}) + "\n").encode())
+    ended = serve(core, 0, out)
+    if ended != "released" and run_dir is not None and core.trip is not None:
+        state = "confirmed" if core.trip.confirmed else "NOT confirmed"
+        mark_interrupted(run_dir, f"{core.trip.reason}: the guardian switched the output off ({state})")
+    return 0
 
 
 @dataclass
@@ -183,7 +316,7 @@ def open_session(
             }
         }
         runner = Runner(
-            sim.psu,
+            sim_supply(sim, rig),
             sim.pyrometer,
             sim.clock,
             rig,
@@ -199,21 +332,16 @@ def open_session(
         return RigSession(runner, True, banner, sim, [sim.close])
     if not rig.psu.resource or not rig.pyrometer.url:
         raise ConfigError(rig.source, "psu.resource/pyrometer.url", "give both instrument addresses, or use --sim")
-    psu = Cpx400dp.open(rig.psu.resource, timeout_s=rig.psu.timeout_s)
-    try:
-        pyro = KtrdPyrometer.open(
-            rig.pyrometer.url,
-            rig.pyrometer.protocol,
-            rig.pyrometer.address,
-            rig.pyrometer.range_c,
-            rig.pyrometer.timeout_s,
-        )
-    except Exception:
-        psu.close()
-        raise
+    pyro = KtrdPyrometer.open(
+        rig.pyrometer.url,
+        rig.pyrometer.protocol,
+        rig.pyrometer.address,
+        rig.pyrometer.range_c,
+        rig.pyrometer.timeout_s,
+    )
     ctl = make_controller(controller, rig)
     runner = Runner(
-        psu,
+        process_supply(rig),
         pyro,
         MonotonicClock(),
         rig,
@@ -224,7 +352,7 @@ def open_session(
         on_sample=on_sample,
     )
     banner = f"RIG: supply {rig.psu.resource}, pyrometer {rig.pyrometer.url} ({rig.pyrometer.protocol})"
-    return RigSession(runner, False, banner, None, [psu.close, pyro.close])
+    return RigSession(runner, False, banner, None, [pyro.close])
 
 
 class GuiBackend:
@@ -245,12 +373,10 @@ class GuiBackend:
 
     def identify(self, rig: RigConfig, simulate: bool) -> dict[str, str]:
         if self.session is not None and self.session.simulated == simulate and simulate:
-            runner = self.session.runner
-            return {"psu": runner.psu.identify().raw, "pyrometer": runner.pyrometer.identify().raw}
+            return self.session.runner.identify()
         probe_session = open_session(rig, simulate=simulate, runs_dir=None, plot=False)
         try:
-            runner = probe_session.runner
-            return {"psu": runner.psu.identify().raw, "pyrometer": runner.pyrometer.identify().raw}
+            return probe_session.runner.identify()
         finally:
             probe_session.close()
 

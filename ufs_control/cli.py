@@ -67,6 +67,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--speed", type=_positive_or_zero, default=1.0, help="simulated seconds per wall second")
     p.add_argument("--ovp-reply", choices=["manual", "bare"], default="manual", help="OVP?/OCP? reply style")
     p.add_argument("--fault", type=_fault, action="append", default=[], metavar="NAME@SECONDS")
+    p.add_argument(
+        "--log-output",
+        action="store_true",
+        help="print a line whenever an output goes on or off: 'output N on|off MONOTONIC_SECONDS'",
+    )
 
     p = sub.add_parser("probe-pyrometer", help="find which known protocol a pyrometer speaks")
     p.add_argument("url", help="serial port or URL: /dev/ttyUSB0, socket://host:port, spy://...")
@@ -159,6 +164,7 @@ def _cmd_sim_server(args: argparse.Namespace) -> int:
             faults=args.fault,
             wiring=Wiring(args.wiring),
             ovp_reply_style=args.ovp_reply,
+            log=(lambda line: print(line, flush=True)) if args.log_output else None,
         )
     except ValueError as exc:
         raise ConfigError("<command line>", "--host", str(exc)) from None
@@ -247,7 +253,10 @@ class _ProgressLine:
 
     def done(self) -> None:
         if self.tty:
-            sys.stdout.write("\n")
+            try:
+                sys.stdout.write("\n")
+            except OSError:
+                pass
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -269,26 +278,33 @@ def _cmd_run(args: argparse.Namespace) -> int:
         runs_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(str(runs_dir), "--runs-dir", f"cannot create: {exc.strerror}") from None
+    from ufs_control.runner.records import recover_interrupted
+
+    for folder in recover_interrupted(runs_dir):
+        print(f"note: run {folder.name} was left running by a process that died; marked interrupted", flush=True)
     line = _ProgressLine()
     session = open_session(
         rig, simulate=simulate, runs_dir=runs_dir, speed=args.speed, faults=args.fault, progress=line, seed=args.seed
     )
-    print(session.banner, flush=True)
+    _say(session.banner)
     runner = session.runner
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
+        # Safe in a handler: sets a flag and signals the guardian, which switches the output off at once.
         runner.request_abort(f"{signal.Signals(signum).name} received")
+        runner.urgent_stop()
 
-    old_int = signal.signal(signal.SIGINT, on_signal)
-    old_term = signal.signal(signal.SIGTERM, on_signal)
+    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+    previous = {sig: signal.signal(sig, on_signal) for sig in handled}
     try:
         result = runner.run(profile, operator=args.operator, sample_id=args.sample)
     finally:
-        signal.signal(signal.SIGINT, old_int)
-        signal.signal(signal.SIGTERM, old_term)
         session.close()
         line.done()
-    print(f"{result.outcome.value}: {result.reason}")
+    # The run is over and the output is off: a signal now ends the process the ordinary way.
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+    _say(f"{result.outcome.value}: {result.reason}")
     if not result.output_off_confirmed:
         print(
             "WARNING: the supply did not confirm OUTPUT OFF. Switch it off at its front panel now; "
@@ -297,12 +313,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
     _print_metrics(result.metrics)
     if result.run_dir is not None:
-        print(f"run folder: {result.run_dir}")
+        _say(f"run folder: {result.run_dir}")
     if result.outcome is Outcome.FINISHED:
         return EXIT_OK
-    if (result.preflight_failed and "Instrument" in result.reason) or "not answering" in result.reason:
+    if result.instrument_failure:
         return EXIT_INSTRUMENT
     return EXIT_TRIPPED
+
+
+def _say(text: str) -> None:
+    """Print a line; a reader that went away (``| head -1``) must not turn a finished run into a traceback."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _print_metrics(metrics: dict[str, float | None]) -> None:
@@ -314,7 +340,7 @@ def _print_metrics(metrics: dict[str, float | None]) -> None:
             continue
         if key == "cooling_s":
             label = f"Cooling to {metrics.get('cooling_to_c', 500):g} °C (M11)"
-        print(f"  {label:<32} {value:10.2f} {unit}")
+        _say(f"  {label:<32} {value:10.2f} {unit}")
 
 
 def _cmd_check(args: argparse.Namespace) -> int:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from ufs_control.core.profile import Plan, setpoint_at
 from ufs_control.runner.records import Sample
 
+MAX_POINTS = 20_000  # a longer run is drawn from every n-th sample: the figure is 1100 px wide
 
-def write_plot(run_dir: Path, samples: list[Sample], laid: Plan | None, title: str | None = None) -> Path:
+
+def write_plot(run_dir: Path, samples: Sequence[Sample], laid: Plan | None, title: str | None = None) -> Path:
     """Write ``run_dir/plot.png`` and return its path."""
     import matplotlib
+
+    step = max(1, len(samples) // MAX_POINTS)
+    if step > 1:
+        samples = samples[::step]
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

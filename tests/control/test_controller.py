@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ufs_control.control.controller import ControlInput, FeedforwardPI, NaiveVoltagePID, OpenLoopProgramme
+from ufs_control.control.baselines import NaiveVoltagePID, OpenLoopProgramme
+from ufs_control.control.controller import ControlInput, FeedforwardPI
 from ufs_control.control.model import PlantModel
 from ufs_control.core.rig import ControllerConfig
 from ufs_control.core.thermal import Wiring, c_to_k, channel_resistance, effective_heat_capacity, preset, steady_power
@@ -105,8 +106,9 @@ def test_open_power_segment_and_output_off() -> None:
 def test_baselines() -> None:
     ol = OpenLoopProgramme(MODEL)
     assert ol.update(inp(1150.0, 1100.0, True)).power_w == pytest.approx(MODEL.steady_power_w(1150.0))
-    naive = NaiveVoltagePID(preheat_v=12.0)
-    assert naive.update(inp(800.0, None, False)).voltage_v == 12.0
+    naive = NaiveVoltagePID(preheat_v=12.0, model=MODEL)
+    preheat = naive.update(inp(800.0, None, False)).power_w
+    assert preheat == pytest.approx(12.0**2 / MODEL.channel_resistance_ohm(800.0))
     naive.engage(800.0, 50.0, None)
-    v = naive.update(inp(800.0, 700.0, True)).voltage_v
-    assert v is not None and v > 12.0
+    closed = naive.update(inp(800.0, 700.0, True)).power_w
+    assert closed > preheat  # 100 K below the setpoint: the PI raises the voltage above the preheat

@@ -29,6 +29,9 @@ CASES = {
     "tracking_error": {"out_of_band_for_s": 3.5, "tracking_error_k": -40.0},
     "holdback_timeout": {"holdback_wait_s": 6.0, "holdback_max_s": 5.0},
     "max_run_time": {"elapsed_s": 201.0},
+    "watchdog": {"stalled_s": 0.4},
+    "supply_link": {"guardian": ("supply_link", "supply connection lost; reconnected and switched the output off")},
+    "record_failure": {"record_error": "No space left on device"},
 }
 
 

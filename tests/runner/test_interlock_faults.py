@@ -12,8 +12,8 @@ import pytest
 from sim.faults import Fault
 from tests.runner.helpers import events, llzo, run_json, session
 from ufs_control.core.interlocks import INTERLOCKS
-from ufs_control.runner.engine import PreflightError, Progress
-from ufs_control.runner.records import Outcome
+from ufs_control.runner.engine import PreflightError
+from ufs_control.runner.records import Outcome, RunRecorder, Sample
 
 PERIOD_S = 0.05
 
@@ -24,8 +24,10 @@ CASES: list[tuple[str, str, list[Fault], dict[str, Any]]] = [
     ("ovp trip", "supply_trip", [Fault("psu-ovp-trip", 15.0)], {}),
     ("ocp trip", "supply_trip", [Fault("psu-ocp-trip", 15.0)], {}),
     ("otp trip", "supply_trip", [Fault("psu-otp-trip", 15.0)], {}),
-    ("lock stolen", "supply_error", [Fault("psu-lock-stolen", 15.0)], {}),
-    ("supply silent", "supply_silent", [Fault("psu-no-reply", 15.0)], {}),
+    ("read-only interface", "supply_error", [Fault("psu-read-only", 15.0)], {}),
+    ("supply silent", "supply_link", [Fault("psu-no-reply", 15.0)], {}),
+    ("supply connection dropped", "supply_link", [Fault("psu-disconnect", 15.0)], {}),
+    ("supply rebooted", "supply_link", [Fault("psu-reboot", 15.0)], {}),
     ("supply garbage", "supply_silent", [Fault("psu-garbage", 15.0)], {}),
     ("pyrometer silent", "pyrometer_fault", [Fault("pyro-silent", 30.0)], {}),
     ("pyrometer garbled", "pyrometer_fault", [Fault("pyro-garbled", 30.0)], {}),
@@ -63,8 +65,8 @@ def test_fault_trips_its_interlock(
         assert s.sim is not None
         s.sim.clock.sleep(0.1)
         truth = s.sim.rig.truth()
-        if label == "lock stolen":
-            # Another client owns the supply: our off command is refused (EER 200). The run says so;
+        if label == "read-only interface":
+            # The supply refuses every write (EER 200), our off command included. The run says so;
             # the supply's own OVP/OCP, set in preflight, still bound the power.
             off = [e for e in events(result) if e["type"] == "output_off"]
             assert off[0]["confirmed"] is False
@@ -93,16 +95,18 @@ def test_fault_trips_its_interlock(
 
 
 def test_every_interlock_is_exercised_here_or_below() -> None:
-    covered = {c[1] for c in CASES} | {"emergency_stop"}
+    covered = {c[1] for c in CASES} | {"emergency_stop", "watchdog", "record_failure"}
     assert covered == set(INTERLOCKS)
 
 
 def test_supply_that_stops_answering_is_still_switched_off(tmp_path: Path) -> None:
-    """A silent supply still takes OPALL 0 written blind; the felt stops heating."""
+    """A silent supply still takes OPALL 0 written blind; the felt stops heating; the run names the supply."""
     s = session(tmp_path, [Fault("psu-no-reply", 15.0)])
     try:
         result = s.runner.run(llzo())
-        assert result.trip_name == "supply_silent"
+        assert result.trip_name == "supply_link"
+        assert "supply" in result.reason and "stopped answering" in result.reason
+        assert result.instrument_failure  # the CLI exits 3
         assert s.sim is not None
         s.sim.clock.sleep(0.2)
         assert s.sim.rig.truth().felt_power_w == 0.0
@@ -116,15 +120,15 @@ def test_emergency_stop_switches_off_at_once_and_latches(tmp_path: Path) -> None
     s = session(tmp_path)
     seen: dict[str, float] = {}
 
-    def press(p: Progress) -> None:
-        if p.elapsed_s >= 20.0 and "t" not in seen:
-            seen["t"] = p.elapsed_s
+    def press(p: Sample) -> None:
+        if p.t_s >= 20.0 and "t" not in seen:
+            seen["t"] = p.t_s
             s.runner.emergency_stop()
             assert s.sim is not None
             seen["power_after"] = s.sim.rig.truth().felt_power_w
             seen["output"] = float(s.sim.psu.read_output_state(1))
 
-    s.runner.progress = press
+    s.runner.on_sample = press
     try:
         result = s.runner.run(llzo())
         assert result.outcome is Outcome.TRIPPED and result.trip_name == "emergency_stop"
@@ -138,11 +142,11 @@ def test_emergency_stop_switches_off_at_once_and_latches(tmp_path: Path) -> None
 def test_operator_abort_is_a_controlled_end_not_a_trip(tmp_path: Path) -> None:
     s = session(tmp_path)
 
-    def abort(p: Progress) -> None:
-        if p.elapsed_s >= 25.0:
+    def abort(p: Sample) -> None:
+        if p.t_s >= 25.0:
             s.runner.request_abort("operator abort")
 
-    s.runner.progress = abort
+    s.runner.on_sample = abort
     try:
         result = s.runner.run(llzo())
         assert result.outcome is Outcome.ABORTED and result.reason == "operator abort"
@@ -150,7 +154,7 @@ def test_operator_abort_is_a_controlled_end_not_a_trip(tmp_path: Path) -> None:
         assert run_json(result)["outcome"] == "aborted"
         assert s.sim is not None and s.sim.psu.read_output_state(1) is False
         s.sim.clock.sleep(15.0)  # let the felt cool below the hot-start limit
-        s.runner.progress = None
+        s.runner.on_sample = None
         assert s.runner.run(llzo()).outcome is Outcome.FINISHED  # no acknowledgement needed
     finally:
         s.close()
@@ -189,5 +193,64 @@ def test_a_failed_preflight_does_not_report_the_previous_runs_figures(tmp_path: 
         assert second.preflight_failed and "already hot" in second.reason
         assert "trip_to_output_off_s" not in second.metrics
         assert second.metrics["unreg_events"] == 0.0
+    finally:
+        s.close()
+
+
+def test_a_stalled_loop_is_switched_off_by_the_guardian_and_ends_tripped(tmp_path: Path) -> None:
+    """The loop stops for a second during the hold (suspended, blocked): the guardian's watchdog switches the
+    output off, records why, and the run ends tripped, never completed."""
+    s = session(tmp_path)
+    stalled: list[float] = []
+
+    def stall(p: Sample) -> None:
+        if p.t_s >= 30.0 and not stalled:
+            assert s.sim is not None
+            stalled.append(p.t_s)
+            s.sim.clock.sleep(1.0)  # the loop does nothing for 1 s of (virtual) time
+
+    s.runner.on_sample = stall
+    try:
+        result = s.runner.run(llzo())
+        assert result.outcome is Outcome.TRIPPED and result.trip_name == "watchdog"
+        assert "control loop stalled" in result.reason
+        guardian = [e for e in events(result) if e["type"] == "guardian"]
+        assert guardian and guardian[0]["action"] == "output_off" and guardian[0]["confirmed"] is True
+        assert "stalled" in guardian[0]["reason"]
+        assert run_json(result)["outcome"] == "tripped"
+    finally:
+        s.close()
+
+
+def test_a_run_record_that_cannot_be_written_trips_with_the_output_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = RunRecorder.sample
+
+    def full_disk(self: RunRecorder, sample: Sample) -> None:
+        if sample.t_s >= 25.0:
+            raise OSError(28, "No space left on device")
+        original(self, sample)
+
+    monkeypatch.setattr(RunRecorder, "sample", full_disk)
+    s = session(tmp_path)
+    try:
+        result = s.runner.run(llzo())
+        assert result.outcome is Outcome.TRIPPED and result.trip_name == "record_failure"
+        assert "No space left on device" in result.reason
+        assert s.sim is not None and s.sim.psu.read_output_state(1) is False
+        assert result.metrics["trip_to_output_off_s"] is not None
+        assert result.metrics["trip_to_output_off_s"] <= 2 * PERIOD_S
+    finally:
+        s.close()
+
+
+def test_another_client_cannot_take_the_supply_during_a_run(tmp_path: Path) -> None:
+    """The run holds the interface lock: a second client's IFLOCK and OPALL 0 are refused, the run goes on."""
+    s = session(tmp_path, [Fault("psu-lock-stolen", 20.0)])
+    try:
+        result = s.runner.run(llzo())
+        assert result.outcome is Outcome.FINISHED, result.reason
+        assert result.metrics["soak_s"] is not None and result.metrics["soak_s"] > 18.0
     finally:
         s.close()

@@ -39,7 +39,6 @@ class ControlOutput:
     p_w: float = 0.0
     i_w: float = 0.0
     closed: bool = False
-    voltage_v: float | None = None  # set only by controllers that command volts directly
 
 
 class Controller(Protocol):
@@ -57,7 +56,7 @@ class Controller(Protocol):
     def reset(self) -> None: ...
 
 
-class _Time:
+class ControllerTime:
     """simple-pid reads a time function even when dt is passed; give it controller time."""
 
     def __init__(self) -> None:
@@ -82,7 +81,7 @@ class FeedforwardPI:
         self.model = model
         self.config = config or ControllerConfig()
         self.name = name
-        self._time = _Time()
+        self._time = ControllerTime()
         self.pid = PID(0.5, 0.5, 0.0, sample_time=None, output_limits=(None, None), time_fn=self._time)
         self.pid.set_auto_mode(False)
         self.k_ff = 1.0
@@ -234,75 +233,3 @@ class FeedforwardPI:
             self._held_integral = float(self.pid.components[1])
             self.pid.set_auto_mode(False)
             self._paused = True
-
-
-class OpenLoopProgramme:
-    """Baseline: the power programme a model predicts (P_ss(T_sp) + C·dT_sp/dt), never corrected."""
-
-    rebase = False
-
-    def __init__(self, model: PlantModel, name: str = "open_loop") -> None:
-        self.model = model
-        self.name = name
-
-    def reset(self) -> None:
-        pass
-
-    def engage(self, setpoint_c: float, setpoint_rate: float, measured_rate: float | None) -> None:
-        pass
-
-    def update(self, inp: ControlInput) -> ControlOutput:
-        if inp.open_power_w is not None:
-            return ControlOutput(min(inp.open_power_w, inp.p_max_w), ff_w=inp.open_power_w)
-        if inp.setpoint_c is None:
-            return ControlOutput(0.0)
-        ff = (
-            self.model.steady_power_w(inp.setpoint_c)
-            + self.model.heat_capacity_j_k(inp.setpoint_c) * inp.setpoint_rate_c_per_s
-        )
-        return ControlOutput(min(max(ff, 0.0), inp.p_max_w), ff_w=ff)
-
-
-class NaiveVoltagePID:
-    """Baseline: what a hand-written script does — simple-pid on volts, fixed gains, no feedforward.
-
-    Below the pyrometer's range it applies a fixed preheat voltage; once readings are valid it closes
-    a PI on the supply voltage.
-    """
-
-    rebase = False
-
-    def __init__(
-        self,
-        kp_v_per_k: float = 0.02,
-        ki_v_per_ks: float = 0.04,
-        preheat_v: float = 20.0,
-        max_v: float = 45.0,
-        name: str = "naive_voltage_pid",
-    ) -> None:
-        self.name = name
-        self._time = _Time()
-        self.preheat_v = preheat_v
-        self.pid = PID(kp_v_per_k, ki_v_per_ks, 0.0, sample_time=None, output_limits=(0.0, max_v), time_fn=self._time)
-        self.pid.set_auto_mode(False)
-
-    def reset(self) -> None:
-        self.pid.reset()
-        self.pid.set_auto_mode(False)
-
-    def engage(self, setpoint_c: float, setpoint_rate: float, measured_rate: float | None) -> None:
-        self.pid.set_auto_mode(True, last_output=self.preheat_v)
-
-    def update(self, inp: ControlInput) -> ControlOutput:
-        self._time.t += inp.dt_s
-        if inp.open_power_w is not None:
-            return ControlOutput(min(inp.open_power_w, inp.p_max_w), ff_w=inp.open_power_w)
-        if inp.setpoint_c is None:
-            return ControlOutput(0.0, voltage_v=0.0)
-        if not inp.closed or inp.measured_c is None or not self.pid.auto_mode:
-            return ControlOutput(0.0, voltage_v=self.preheat_v)
-        self.pid.setpoint = inp.setpoint_c
-        raw = self.pid(inp.measured_c, dt=inp.dt_s)
-        volts = self.preheat_v if raw is None else float(raw)
-        p_term, i_term, _ = self.pid.components
-        return ControlOutput(0.0, p_w=float(p_term), i_w=float(i_term), closed=True, voltage_v=volts)

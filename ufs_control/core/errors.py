@@ -66,6 +66,34 @@ class InstrumentIdentityError(InstrumentError):
         super().__init__(instrument, f"expected a {expected}, identity is {idn!r}")
 
 
+class SupplyInUseError(InstrumentError):
+    """Another client holds the supply's interface lock (or this machine already runs it): nothing was sent."""
+
+    def __init__(self, instrument: str, holder: str = "another client") -> None:
+        self.holder = holder
+        super().__init__(instrument, f"is in use by {holder}")
+
+
+class GuardianTrip(InstrumentError):
+    """The guardian switched the output off on its own (``name`` is the interlock, ``reason`` in words).
+
+    Raised for every write after the guardian tripped, so the run stops with the guardian's reason.
+    """
+
+    def __init__(self, name: str, reason: str, confirmed: bool = True) -> None:
+        self.name = name
+        self.reason = reason
+        self.confirmed = confirmed
+        super().__init__("guardian", reason)
+
+
+class GuardianError(InstrumentError):
+    """The guardian process died, stopped answering or could not start."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("guardian", message)
+
+
 class ProfileError(UfsError):
     """A profile file is invalid. ``where`` names the segment and field, e.g. ``segment 2 (ramp)``."""
 

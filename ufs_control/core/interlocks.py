@@ -25,10 +25,8 @@ class Snapshot:
     invalid_for_s: float = 0.0
     unchanged_for_s: float = 0.0
     blind_for_s: float = 0.0
-    power_cmd_w: float = 0.0
     high_power_for_s: float = 0.0
     rise_during_high_power_k: float = 0.0
-    voltage_set_v: float = 0.0
     voltage_v: float | None = None
     current_a: float | None = None
     expected_current_a: float | None = None
@@ -44,6 +42,9 @@ class Snapshot:
     holdback_wait_s: float = 0.0
     holdback_max_s: float | None = None
     emergency_stop: bool = False
+    guardian: tuple[str, str] | None = None  # (what, reason) when the guardian switched the output off itself
+    stalled_s: float = 0.0  # the longest gap the loop saw between two of its own ticks
+    record_error: str | None = None  # the run record could not be written
 
 
 @dataclass(frozen=True)
@@ -86,8 +87,28 @@ def pyrometer_stale(s: Snapshot, lim: Limits) -> str | None:
     return None
 
 
+def watchdog(s: Snapshot, lim: Limits) -> str | None:
+    if s.guardian is not None:
+        return s.guardian[1]
+    if s.stalled_s > lim.watchdog_s:
+        return f"control loop stalled {s.stalled_s * 1000:.0f} ms (watchdog {lim.watchdog_s:g} s)"
+    return None
+
+
+def supply_link(s: Snapshot, lim: Limits) -> str | None:
+    if s.guardian is not None and s.guardian[0] == "supply_link":
+        return s.guardian[1]
+    return None
+
+
+def record_failure(s: Snapshot, lim: Limits) -> str | None:
+    if s.record_error is not None:
+        return f"run record cannot be written: {s.record_error}"
+    return None
+
+
 def loop_break(s: Snapshot, lim: Limits) -> str | None:
-    if s.high_power_for_s > lim.loop_break_s and s.rise_during_high_power_k < 10.0:
+    if s.high_power_for_s > lim.loop_break_s and s.rise_during_high_power_k < lim.loop_break_rise_k:
         return (
             f"loop break: high power for {s.high_power_for_s:.1f} s but the temperature rose only "
             f"{s.rise_during_high_power_k:.1f} K"
@@ -164,6 +185,8 @@ def emergency_stop(s: Snapshot, lim: Limits) -> str | None:
 
 INTERLOCKS: dict[str, Predicate] = {
     "emergency_stop": emergency_stop,
+    "supply_link": supply_link,  # before the watchdog: a lost link also stalls the loop while it reconnects
+    "watchdog": watchdog,
     "over_temperature": over_temperature,
     "supply_trip": supply_trip,
     "supply_error": supply_error,
@@ -177,10 +200,13 @@ INTERLOCKS: dict[str, Predicate] = {
     "tracking_error": tracking_error,
     "holdback_timeout": holdback_timeout,
     "max_run_time": max_run_time,
+    "record_failure": record_failure,
 }
 
 LABELS: dict[str, str] = {
     "emergency_stop": "Emergency stop",
+    "watchdog": "Watchdog",
+    "supply_link": "Supply connection",
     "over_temperature": "Over-temperature",
     "supply_trip": "Supply trip",
     "supply_error": "Supply error",
@@ -194,6 +220,7 @@ LABELS: dict[str, str] = {
     "tracking_error": "Tracking error",
     "holdback_timeout": "Holdback timeout",
     "max_run_time": "Max run time",
+    "record_failure": "Run record",
 }
 
 

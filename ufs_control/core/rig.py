@@ -50,6 +50,11 @@ class Limits:
     max_run_s: float | None = None
     resistance_drift: float = 0.5
     hot_start_c: float | None = None  # refuse to start above this reading (default: range start + 50)
+    watchdog_s: float = 0.25  # the guardian switches off when the loop sends nothing for this long
+    loop_break_rise_k: float = 10.0  # near-full power for loop_break_s must raise the reading this much
+    high_power_fraction: float = 0.9  # "near-full power" for the loop-break check, of the envelope
+    open_circuit_fraction: float = 0.05  # measured current below this fraction of the expected: open felt
+    open_circuit_min_v: float = 2.0  # ... checked only above this voltage
 
 
 @dataclass(frozen=True)

@@ -179,11 +179,22 @@ def channel_resistance(t_k: float, p: ThermalParams, wiring: Wiring) -> float:
     return r_path + p.r_leads_ohm
 
 
-def channel_power_limit(r_ohm: float) -> float:
-    """Maximum power in W one CPX400DP output can put into ``r_ohm`` (20 A, 60 V, 420 W envelope)."""
-    if r_ohm <= 0:
+def channel_power_limit(
+    r_ohm: float, max_voltage_v: float = CHANNEL_V_MAX, max_current_a: float = CHANNEL_I_MAX
+) -> float:
+    """Maximum power in W one CPX400DP output can put into ``r_ohm``: the 420 W envelope, bounded by the
+    voltage and current limits (60 V and 20 A at most)."""
+    if not r_ohm > 0:
         return 0.0
-    return min(CHANNEL_P_MAX, CHANNEL_I_MAX**2 * r_ohm, CHANNEL_V_MAX**2 / r_ohm)
+    v, i = min(max_voltage_v, CHANNEL_V_MAX), min(max_current_a, CHANNEL_I_MAX)
+    return min(CHANNEL_P_MAX, i * i * r_ohm, v * v / r_ohm)
+
+
+def supply_power_limit(
+    r_ohm: float, channels: int, max_voltage_v: float, max_current_a: float, max_power_w: float
+) -> float:
+    """Total power in W the supply may deliver into ``channels`` loads of ``r_ohm`` each under the limits."""
+    return min(max_power_w, channels * channel_power_limit(r_ohm, max_voltage_v, max_current_a))
 
 
 def available_power(t_k: float, p: ThermalParams, wiring: Wiring) -> float:

@@ -1,47 +1,65 @@
 """The run engine: an explicit state machine in a plain thread (no Qt).
 
-Each tick is read -> check -> control -> write: read the pyrometer (and the supply meters at their 4 Hz
-refresh), work out the setpoint, evaluate every interlock on a snapshot, then compute and write the
-supply's voltage and current limits. Every exit path runs through one ``finally`` that switches the
-output off; the one place that turns an exception into a run outcome is :meth:`Runner.run`.
+A tick is a short pipeline of parts with one job each (:meth:`Runner._tick`): read the pyrometer (and the
+supply meters at their 4 Hz refresh) → where are we in the profile (:class:`ProfileTimeline`) → hand-over
+(:class:`HandOver`) → monitors and interlocks (:class:`Monitors`, :func:`evaluate`) → control → write
+(:class:`PowerActuator`) → record (:class:`RecordWriter`, :class:`Mailbox`).
+
+The supply is reached only through the guardian (:mod:`ufs_control.runner.guardian`), a separate process
+that owns the connection and its interface lock for the run and switches the output off if this process
+dies or the loop stops ticking. Every exit path runs through one ``finally`` that switches the output off
+and releases the guardian; the one place that turns an exception into a run outcome is
+:meth:`Runner._run_claimed`.
 """
 
 from __future__ import annotations
 
 import enum
-import math
+import shutil
 import statistics
 import threading
 import traceback
-from collections import deque
+from array import array
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ufs_control import __version__
-from ufs_control.control.controller import ControlInput, Controller, ControlOutput
+from ufs_control.control.controller import ControlInput, Controller
+from ufs_control.control.handover import HandOver, rebase_time
 from ufs_control.control.model import PlantModel
 from ufs_control.core.clock import Clock
-from ufs_control.core.errors import InstrumentError, InstrumentReportedError, UfsError
-from ufs_control.core.instruments import (
-    Identity,
-    LimitStatus,
-    PowerSupply,
-    Pyrometer,
-    PyrometerReading,
-    PyrometerStatus,
-)
-from ufs_control.core.interlocks import InterlockLatch, Snapshot, Trip, evaluate
-from ufs_control.core.profile import Cool, Hold, Plan, PlannedSegment, Power, Profile, plan, setpoint_at
+from ufs_control.core.errors import InstrumentError, UfsError
+from ufs_control.core.instruments import LimitStatus, Pyrometer, PyrometerReading, PyrometerStatus
+from ufs_control.core.interlocks import InterlockLatch, Trip, evaluate
+from ufs_control.core.profile import Plan, Profile, plan
 from ufs_control.core.rig import RigConfig
+from ufs_control.runner.actuator import AMBIENT_C, PowerActuator, ResistanceEstimator
 from ufs_control.runner.buffer import DisplayBuffer
+from ufs_control.runner.guardian import GuardedSupply
 from ufs_control.runner.metrics import compute
-from ufs_control.runner.records import Outcome, RunRecorder, RunResult, Sample, append_jsonl, utc_now
+from ufs_control.runner.monitors import Meters, Monitors
+from ufs_control.runner.records import (
+    RUNNING,
+    Outcome,
+    RunRecorder,
+    RunResult,
+    Sample,
+    SampleLog,
+    append_jsonl,
+    make_event,
+    utc_now,
+)
+from ufs_control.runner.sinks import Mailbox, RecordWriter
+from ufs_control.runner.timeline import Position, ProfileTimeline
 
-AMBIENT_C = 25.0
 COLD_PROBE_V = 1.5
 COLD_PROBE_A = 2.0
+COLD_PROBE_S = 0.6  # two meter refreshes
+PYROMETER_READY_S = 3.0
+MIN_FREE_BYTES = 50 * 1024 * 1024
+INSTRUMENT_TRIPS = ("supply_silent", "supply_link")  # trips that mean "an instrument stopped answering"
 
 
 class RunState(enum.Enum):
@@ -84,11 +102,12 @@ class PreflightError(UfsError):
 
 
 class _Stop(Exception):
-    def __init__(self, outcome: Outcome, reason: str, trip: Trip | None = None) -> None:
+    def __init__(self, outcome: Outcome, reason: str, trip: Trip | None = None, instrument: bool = False) -> None:
         super().__init__(reason)
         self.outcome = outcome
         self.reason = reason
         self.trip = trip
+        self.instrument = instrument
 
 
 @dataclass(frozen=True)
@@ -106,35 +125,44 @@ class Progress:
     loop_hz: float
 
 
-@dataclass
-class _Monitors:
-    """Durations and counters the interlock snapshot is built from."""
+@dataclass(frozen=True)
+class SupplyRequest:
+    """What a supply opener needs to start the guardian for one run."""
 
-    last_valid_t: float | None = None
-    last_raw: bytes = b""
-    unchanged_since: float | None = None
-    blind_s: float = 0.0
-    high_since: float | None = None
-    high_start_c: float | None = None
-    open_count: int = 0
-    resistance_ratio: float | None = None
-    supply_failures: int = 0
-    supply_error: str | None = None
-    out_of_band_s: float = 0.0
-    holdback_wait_s: float = 0.0
-    holdback_segment: int = -1
-    limit_status: LimitStatus | None = None
-    unreg_events: int = 0
-    expected_current_a: float | None = None
-    readings: deque[tuple[float, float]] = field(default_factory=lambda: deque(maxlen=64))
+    watchdog_s: float
+    run_dir: Path | None  # the guardian records its own actions in this run's events.jsonl
+    t0: float  # the run's start on the runner's clock (for event times)
+    record: Callable[[dict[str, Any]], None]  # an in-process guardian records through this
+
+
+SupplyOpener = Callable[[SupplyRequest], GuardedSupply]
+
+
+class _Run:
+    """Per-run parts: the guarded supply, the estimators, the monitors, the sinks, the timing figures."""
+
+    def __init__(self, runner: Runner, laid: Plan) -> None:
+        rig = runner.rig
+        self.plan = laid
+        self.psu: GuardedSupply | None = None
+        self.resistance = ResistanceEstimator(runner.model, len(rig.channels))
+        self.actuator: PowerActuator | None = None
+        max_run = rig.limits.max_run_s if rig.limits.max_run_s is not None else laid.duration_s * 2.0 + 60.0
+        self.monitors = Monitors(rig.limits, self.resistance, max_run)
+        self.samples = SampleLog()
+        self.periods = array("d")
+        self.latencies = array("d")
+        self.writer: RecordWriter | None = None
+        self.progress: Mailbox[Progress] | None = None
+        self.trip_off_s: float | None = None
 
 
 class Runner:
-    """Runs one profile at a time on a supply and a pyrometer. Safe to drive from another thread."""
+    """Runs one profile at a time on a guarded supply and a pyrometer. Safe to drive from another thread."""
 
     def __init__(
         self,
-        psu: PowerSupply,
+        supply: SupplyOpener,
         pyrometer: Pyrometer,
         clock: Clock,
         rig: RigConfig,
@@ -142,13 +170,13 @@ class Runner:
         runs_dir: Path | None = None,
         *,
         model: PlantModel | None = None,
-        plot_writer: Callable[[Path, list[Sample], Plan], None] | None = None,
+        plot_writer: Callable[[Path, SampleLog, Plan], None] | None = None,
         provenance: dict[str, Any] | None = None,
         progress: Callable[[Progress], None] | None = None,
         on_sample: Callable[[Sample], None] | None = None,
         display_capacity: int = 8192,
     ) -> None:
-        self.psu = psu
+        self.open_supply = supply
         self.pyrometer = pyrometer
         self.clock = clock
         self.rig = rig
@@ -162,10 +190,12 @@ class Runner:
         self.buffer = DisplayBuffer(display_capacity)
         self.latch = InterlockLatch()
         self.last_result: RunResult | None = None
-        self.identities: dict[str, Identity] = {}
+        self.identities: dict[str, Any] = {}
+        self.cold_resistance_ohm: float | None = None
+        self.period_s = 1.0 / rig.controller.loop_hz
+        self.off_sent_t = 0.0
         self._state = RunState.IDLE
         self._state_lock = threading.Lock()
-        self._io_lock = threading.RLock()
         self._abort_reason: str | None = None
         self._estop = False
         self._thread: threading.Thread | None = None
@@ -173,17 +203,7 @@ class Runner:
         self._recorder: RunRecorder | None = None
         self._t0 = 0.0
         self._plan: Plan | None = None
-        self._output_on = False
-        self.period_s = 1.0 / rig.controller.loop_hz
-        self.cold_resistance_ohm: float | None = None
-        self._r_cal = 1.0
-        self.off_sent_t = 0.0
-        self._mon = _Monitors()
-        self._trip_off_s: float | None = None
-        self._last_set: tuple[float, float] | None = None
-        self._meter: tuple[float, float] | None = None
-        self._periods: list[float] = []
-        self._latencies: list[float] = []
+        self._run: _Run | None = None
 
     # --- public API (returns at once) ---------------------------------------------------------
 
@@ -215,12 +235,18 @@ class Runner:
         if self._abort_reason is None:
             self._abort_reason = reason
 
+    def urgent_stop(self) -> None:
+        """Have the guardian switch the output off now, without waiting for the loop (signal-handler safe)."""
+        run = self._run
+        if run is not None and run.psu is not None:
+            run.psu.urgent_stop()
+
     def emergency_stop(self) -> None:
         """Switch the output off now, from any thread, in any state, and latch the emergency stop."""
         self._estop = True
         self.latch.latch(Trip("emergency_stop", "EMERGENCY STOP pressed", self.clock.now() - self._t0))
-        with self._io_lock:
-            self._output_off_now()
+        self.off_sent_t = self.clock.now()
+        self.urgent_stop()
 
     def acknowledge(self, by: str = "operator") -> Trip | None:
         """Operator acknowledgement: clear a latched interlock and return to idle.
@@ -258,6 +284,19 @@ class Runner:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def identify(self) -> dict[str, str]:
+        """Both instruments' identities (a short guarded session; refused while a run holds the supply)."""
+        if self.state in (RunState.PREFLIGHT, RunState.RUNNING):
+            raise UfsError("a run is under way: the instruments are busy")
+        psu = self.open_supply(SupplyRequest(self.rig.limits.watchdog_s, None, self.clock.now(), lambda e: None))
+        try:
+            supply = psu.identify().raw
+        finally:
+            psu.release()
+        return {"psu": supply, "pyrometer": self.pyrometer.identify().raw}
+
+    # --- state --------------------------------------------------------------------------------
+
     def _claim(self) -> bool:
         """Move to PREFLIGHT under the state lock if a new run may start; False otherwise."""
         with self._state_lock:
@@ -265,6 +304,24 @@ class Runner:
                 return False
             self._state = RunState.PREFLIGHT
             return True
+
+    def _transition(self, event: str) -> None:
+        with self._state_lock:
+            key = (self._state, event)
+            if key not in TRANSITIONS:
+                raise RuntimeError(f"no transition from {self._state.value} on {event!r}")
+            old, self._state = self._state, TRANSITIONS[key]
+        self._event("state", old=old.value, new=self._state.value)
+
+    def _event(self, event_type: str, **data: Any) -> None:
+        self._emit(make_event(self.clock.now() - self._t0, event_type, **data))
+
+    def _emit(self, record: dict[str, Any]) -> None:
+        run = self._run
+        if run is not None and run.writer is not None:
+            run.writer.event(record)
+        elif self._recorder is not None:
+            self._recorder.write_event(record)
 
     def _record_acknowledge(self, trip: Trip, by: str) -> None:
         entry = {
@@ -288,18 +345,6 @@ class Runner:
 
     # --- the run ------------------------------------------------------------------------------
 
-    def _transition(self, event: str) -> None:
-        with self._state_lock:
-            key = (self._state, event)
-            if key not in TRANSITIONS:
-                raise RuntimeError(f"no transition from {self._state.value} on {event!r}")
-            old, self._state = self._state, TRANSITIONS[key]
-        self._event("state", old=old.value, new=self._state.value)
-
-    def _event(self, event_type: str, **data: Any) -> None:
-        if self._recorder is not None:
-            self._recorder.event(self.clock.now() - self._t0, event_type, **data)
-
     def run(self, profile: Profile, operator: str = "", sample_id: str = "") -> RunResult:
         """Run ``profile`` to its end in the calling thread; always ends with the output off."""
         if not self._claim():
@@ -314,98 +359,153 @@ class Runner:
         self._abort_reason = None
         started = utc_now()
         self._t0 = self.clock.now()
-        self._periods, self._latencies = [], []
-        self._mon = _Monitors()  # fresh per run: a failed preflight must not report the last run's figures
-        self._trip_off_s = None
         self.buffer.clear()
-        self._plan = plan(profile, AMBIENT_C)
-        samples: list[Sample] = []
+        self._plan = laid = plan(profile, AMBIENT_C)
+        run = _Run(self, laid)
         outcome, reason, trip = Outcome.FAILED, "not started", None
         preflight_failed = instrument_failure = False
-        self._recorder = RunRecorder(self.runs_dir, profile.name, started) if self.runs_dir else None
+        try:
+            self._recorder = RunRecorder(self.runs_dir, profile.name, started) if self.runs_dir else None
+        except UfsError:
+            with self._state_lock:
+                self._state = RunState.IDLE  # nothing was touched: the caller gets the error
+            raise
         self._last_run_dir = self._recorder.dir if self._recorder else None
+        if self._recorder is not None:
+            run.writer = RecordWriter(self._recorder)
+        if self.progress is not None:
+            run.progress = Mailbox(self.progress)
+        self._run = run
         self._event("state", old=RunState.IDLE.value, new=RunState.PREFLIGHT.value)
+        self._write_run_json(profile, operator, sample_id, started, None)
+        off = True
         try:
             try:
-                self._preflight()
+                self._check_runs_folder()
+                run.psu = self.open_supply(
+                    SupplyRequest(self.rig.limits.watchdog_s, self._last_run_dir, self._t0, self._emit)
+                )
+                run.actuator = PowerActuator(run.psu, self.rig.channels, self.rig.limits, run.resistance)
+                self._preflight(run)
             except (PreflightError, InstrumentError) as exc:
                 preflight_failed = True
-                instrument_failure = isinstance(exc, InstrumentError)
+                instrument_failure = isinstance(exc, InstrumentError) or "not answering" in str(exc)
                 raise _Stop(Outcome.FAILED, f"preflight: {exc}") from exc
             if self._abort_reason is not None:
                 raise _Stop(Outcome.ABORTED, self._abort_reason)
             self._transition("ready")
-            self._write_run_json(profile, operator, sample_id, started, None, samples)
-            self._loop(profile, samples)
+            run.psu.arm()
+            self._loop(profile, run)
             outcome, reason = Outcome.FINISHED, "profile completed"
         except _Stop as stop:
             outcome, reason, trip = stop.outcome, stop.reason, stop.trip
+            instrument_failure = instrument_failure or stop.instrument
         except (KeyboardInterrupt, SystemExit):
             outcome, reason = Outcome.ABORTED, "interrupted"
         except Exception as exc:  # the single place an unexpected error becomes an outcome
             outcome, reason = Outcome.FAILED, f"{type(exc).__name__}: {exc}"
             self._event("error", message=reason, traceback=traceback.format_exc())
         finally:
-            off = self._quench()
-            if not off:
-                off = self._retry_off()
+            off = self._shut_down(run)
             if trip is not None:
-                self._event("trip", interlock=trip.name, reason=trip.reason, detected_t_s=trip.t_s)
+                self._event("trip", interlock=trip.name, reason=trip.reason, detected_t_s=round(trip.t_s, 4))
             self._event("output_off", confirmed=off)
             if self.state in (RunState.PREFLIGHT, RunState.RUNNING):
                 self._transition(OUTCOME_EVENT[outcome])
-        ended = utc_now()
+        return self._finish(
+            profile,
+            operator,
+            sample_id,
+            started,
+            run,
+            outcome,
+            reason,
+            trip,
+            off,
+            flags=(
+                preflight_failed,
+                instrument_failure,
+            ),
+        )
+
+    def _shut_down(self, run: _Run) -> bool:
+        """Output off at once, then the guardian confirms, unlocks and exits. True when off is confirmed."""
+        if run.psu is None:
+            return True
+        assert run.actuator is not None
+        run.actuator.off()
+        self.off_sent_t = self.clock.now()
+        confirmed = run.psu.release()
+        if run.psu.fallback_used is not None:
+            self._event("guardian_fallback", confirmed=run.psu.fallback_used)
+        return confirmed
+
+    def _finish(
+        self,
+        profile: Profile,
+        operator: str,
+        sample_id: str,
+        started: Any,
+        run: _Run,
+        outcome: Outcome,
+        reason: str,
+        trip: Trip | None,
+        off: bool,
+        flags: tuple[bool, bool],
+    ) -> RunResult:
+        samples = run.samples
         metrics = compute(samples, cooling_to_c=max(500.0, self.rig.pyrometer.range_c[0]))
-        metrics["unreg_events"] = float(self._mon.unreg_events)
-        if trip is not None and self._trip_off_s is not None:
-            metrics["trip_to_output_off_s"] = self._trip_off_s
+        metrics["unreg_events"] = float(run.monitors.unreg_events)
+        if trip is not None and run.trip_off_s is not None:
+            metrics["trip_to_output_off_s"] = run.trip_off_s
         result = RunResult(
             outcome=outcome,
             reason=reason,
             profile_name=profile.name,
             started_utc=started.isoformat(timespec="seconds"),
-            ended_utc=ended.isoformat(timespec="seconds"),
-            duration_s=samples[-1].t_s if samples else 0.0,
+            ended_utc=utc_now().isoformat(timespec="seconds"),
+            duration_s=samples[-1].t_s if len(samples) else 0.0,
             metrics=metrics,
-            loop_timing=self.loop_timing(),
+            loop_timing=self.loop_timing(run),
             trip_name=trip.name if trip else None,
             run_dir=self._recorder.dir if self._recorder else None,
-            preflight_failed=preflight_failed,
-            instrument_failure=instrument_failure,
+            preflight_failed=flags[0],
+            instrument_failure=flags[1],
             output_off_confirmed=off,
         )
+        if run.progress is not None:
+            run.progress.close()
         if self._recorder is not None:
-            self._write_run_json(profile, operator, sample_id, started, result, samples)
-            if self.plot_writer is not None and samples:
+            assert run.writer is not None
+            run.writer.close()
+            self._write_run_json(profile, operator, sample_id, started, result)
+            if self.plot_writer is not None and len(samples):
                 try:
-                    self.plot_writer(self._recorder.dir, samples, self._plan)
+                    self.plot_writer(self._recorder.dir, samples, run.plan)
                 except Exception as exc:  # a plot must never lose the run record
-                    self._event("warning", message=f"plot.png not written: {exc}")
+                    self._recorder.event(self.clock.now() - self._t0, "warning", message=f"plot.png: {exc}")
             self._recorder.close()
         self.last_result = result
         return result
 
-    def loop_timing(self) -> dict[str, float]:
+    def loop_timing(self, run: _Run | None = None) -> dict[str, float]:
         """Loop period and latency statistics in milliseconds."""
+        run = run or self._run
         out: dict[str, float] = {"nominal_period_ms": self.period_s * 1000}
-        for name, values in (("period", self._periods), ("latency", self._latencies)):
+        if run is None:
+            return out
+        for name, values in (("period", run.periods), ("latency", run.latencies)):
             if values:
                 ordered = sorted(values)
                 out[f"{name}_mean_ms"] = statistics.fmean(values) * 1000
                 out[f"{name}_p50_ms"] = ordered[len(ordered) // 2] * 1000
                 out[f"{name}_p99_ms"] = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))] * 1000
                 out[f"{name}_max_ms"] = ordered[-1] * 1000
-        out["missed_deadlines"] = float(sum(1 for p in self._periods if p > 1.5 * self.period_s))
+        out["missed_deadlines"] = float(sum(1 for p in run.periods if p > 1.5 * self.period_s))
         return out
 
     def _write_run_json(
-        self,
-        profile: Profile,
-        operator: str,
-        sample_id: str,
-        started: Any,
-        result: RunResult | None,
-        samples: list[Sample],
+        self, profile: Profile, operator: str, sample_id: str, started: Any, result: RunResult | None
     ) -> None:
         if self._recorder is None:
             return
@@ -414,6 +514,7 @@ class Runner:
             profile_text = Path(profile.source).read_text(encoding="utf-8")
         except OSError:
             pass
+        run = self._run
         record: dict[str, Any] = {
             "software": {"name": "ufs-control", "version": __version__},
             "profile": profile,
@@ -427,350 +528,128 @@ class Runner:
             "sample_id": sample_id,
             "started_utc": started.isoformat(timespec="seconds"),
             "ended_utc": result.ended_utc if result else None,
-            "outcome": result.outcome if result else "running",
+            "outcome": result.outcome if result else RUNNING,
             "reason": result.reason if result else None,
             "trip": result.trip_name if result else None,
+            "output_off_confirmed": result.output_off_confirmed if result else None,
             "metrics": result.metrics if result else {},
             "loop_timing": result.loop_timing if result else {},
-            "samples": len(samples),
+            "samples": len(run.samples) if run is not None else 0,
             **self.provenance,
         }
         self._recorder.write_run_json(record)
 
-    # --- instrument access ----------------------------------------------------------------------
+    # --- preflight ------------------------------------------------------------------------------
 
-    def _output_off_now(self) -> bool:
-        """Send the off command at once (no reply awaited), then confirm it; return True if confirmed."""
+    def _check_runs_folder(self) -> None:
+        """Refuse to heat when the run record cannot be kept: the folder unwritable or under 50 MB free."""
+        if self._recorder is None:
+            return
+        folder = self._recorder.dir
         try:
-            self.psu.force_outputs_off()
-        except InstrumentError as exc:
-            self._event("warning", message=f"off command could not be sent: {exc}")
-        self.off_sent_t = self.clock.now()
-        self._output_on = False
-        self._last_set = None
-        try:
-            self.psu.set_all_outputs_off()
-            return True
-        except InstrumentError as exc:
-            self._event("warning", message=f"output off not confirmed: {exc}")
-            return False
+            free = shutil.disk_usage(folder).free
+        except OSError as exc:
+            raise PreflightError(f"runs folder {folder.parent}: {exc.strerror}") from None
+        if free < MIN_FREE_BYTES:
+            raise PreflightError(
+                f"runs folder {folder.parent} has {free / 1e6:.0f} MB free; a run needs at least "
+                f"{MIN_FREE_BYTES / 1e6:.0f} MB"
+            )
+        if run_error := (self._run.writer.error if self._run and self._run.writer else None):
+            raise PreflightError(f"runs folder {folder.parent}: {run_error}")
 
-    def _retry_off(self) -> bool:
-        """The supply did not confirm: try a few more times over about a second before giving up."""
-        for _ in range(3):
-            self.clock.sleep(0.25)
-            if self._quench():
-                return True
-        return False
-
-    def _quench(self) -> bool:
-        """Output off; return True when the supply confirmed it."""
-        with self._io_lock:
-            return self._output_off_now()
-
-    def _preflight(self) -> None:
-        rig, psu = self.rig, self.psu
-        with self._io_lock:
-            self.identities["psu"] = psu.identify()
-            self.identities["pyrometer"] = self.pyrometer.identify()
-            for ch in rig.channels:
-                if psu.read_output_state(ch):
-                    psu.set_all_outputs_off()
-                    raise PreflightError(f"supply output {ch} was on; it has been switched off, check the rig")
-                status = psu.read_limit_status(ch)  # read-and-clear what happened before this run
-                if status.hard_trip:
-                    raise PreflightError("supply reports an over-temperature trip: power-cycle it")
-            ovp = min(66.0, rig.limits.max_voltage_v + 2.0)
-            ocp = min(22.0, rig.limits.max_current_a + 1.0)
-            for ch in rig.channels:
-                psu.set_ovp(ch, ovp)
-                psu.set_ocp(ch, ocp)
-                psu.set_voltage_and_current(ch, 0.0, 0.5)
-                if abs(psu.read_ovp(ch) - ovp) > 0.11 or abs(psu.read_ocp(ch) - ocp) > 0.011:
-                    raise PreflightError(f"supply did not accept OVP {ovp:g} V / OCP {ocp:g} A on output {ch}")
-            self._event("supply_limits", ovp_v=ovp, ocp_a=ocp)
-        deadline = self.clock.now() + 3.0
+    def _preflight(self, run: _Run) -> None:
+        rig = self.rig
+        psu = run.psu
+        assert psu is not None
+        self.identities["psu"] = psu.identify()
+        self.identities["pyrometer"] = self.pyrometer.identify()
+        for ch in rig.channels:
+            if psu.read_output_state(ch):
+                psu.set_all_outputs_off()  # we hold the supply's lock: this run owns it
+                raise PreflightError(f"supply output {ch} was on; it has been switched off, check the rig")
+            status = psu.read_limit_status(ch)  # read-and-clear what happened before this run
+            if status.hard_trip:
+                raise PreflightError("supply reports an over-temperature trip: power-cycle it")
+        ovp = min(66.0, rig.limits.max_voltage_v + 2.0)
+        ocp = min(22.0, rig.limits.max_current_a + 1.0)
+        for ch in rig.channels:
+            psu.set_ovp(ch, ovp)
+            psu.set_ocp(ch, ocp)
+            psu.set_voltage_and_current(ch, 0.0, 0.5)
+            if abs(psu.read_ovp(ch) - ovp) > 0.11 or abs(psu.read_ocp(ch) - ocp) > 0.011:
+                raise PreflightError(f"supply did not accept OVP {ovp:g} V / OCP {ocp:g} A on output {ch}")
+        self._event("supply_limits", ovp_v=ovp, ocp_a=ocp)
+        deadline = self.clock.now() + PYROMETER_READY_S
         reading = self.pyrometer.read_temperature()
         while reading.status is PyrometerStatus.NOT_READY and self.clock.now() < deadline:
-            self.clock.sleep(0.1)
+            self._wait(psu, 0.1)
             reading = self.pyrometer.read_temperature()
-        if reading.status in (PyrometerStatus.TIMEOUT, PyrometerStatus.GARBLED, PyrometerStatus.NOT_READY):
+        if reading.status is PyrometerStatus.TIMEOUT:
+            raise PreflightError("pyrometer not answering (TIMEOUT)")
+        if reading.status in (PyrometerStatus.GARBLED, PyrometerStatus.NOT_READY):
             raise PreflightError(f"pyrometer not usable: {reading.status.value}")
         hot = rig.limits.hot_start_c if rig.limits.hot_start_c is not None else rig.pyrometer.range_c[0] + 50.0
         if reading.status is PyrometerStatus.ABOVE_RANGE or (reading.celsius is not None and reading.celsius > hot):
             shown = f"{reading.celsius:.0f} °C" if reading.celsius is not None else "above range"
             raise PreflightError(f"felt already hot ({shown}); let it cool below {hot:g} °C")
-        self._measure_cold_resistance()
+        self._measure_cold_resistance(run)
 
-    def _measure_cold_resistance(self) -> None:
+    def _wait(self, psu: GuardedSupply, seconds: float) -> None:
+        """Wait ``seconds`` while keeping the guardian's watchdog fed, one control period at a time."""
+        end = self.clock.now() + seconds
+        while (left := end - self.clock.now()) > 0:
+            self.clock.sleep(min(self.period_s, left))
+            psu.keepalive()
+
+    def _measure_cold_resistance(self, run: _Run) -> None:
         """Measure the load at a low probe power; refuse an open or implausible load."""
-        rig, psu = self.rig, self.psu
+        psu, actuator = run.psu, run.actuator
+        assert psu is not None and actuator is not None
         expected = self.model.channel_resistance_ohm(AMBIENT_C)
         values = []
-        with self._io_lock:
-            for ch in rig.channels:
-                psu.set_voltage_and_current(ch, COLD_PROBE_V, COLD_PROBE_A)
-                psu.set_output(ch, True)
-            self._output_on = True
+        for ch in self.rig.channels:
+            psu.set_voltage_and_current(ch, COLD_PROBE_V, COLD_PROBE_A)
+            psu.set_output(ch, True)
+        actuator.output_on = True
         try:
-            self.clock.sleep(0.6)  # two meter refreshes
-            with self._io_lock:
-                for ch in rig.channels:
-                    v, i = psu.measure_output(ch)
-                    if i < 0.01:
-                        raise PreflightError(f"no current through the felts on output {ch} at {v:.2f} V: open circuit")
-                    values.append(v / i)
+            self._wait(psu, COLD_PROBE_S)
+            for ch in self.rig.channels:
+                v, i = psu.measure_output(ch)
+                if i < 0.01:
+                    raise PreflightError(f"no current through the felts on output {ch} at {v:.2f} V: open circuit")
+                values.append(v / i)
         finally:
-            self._quench()
+            actuator.off()
         r = statistics.fmean(values)
         ratio = r / expected
         if not 0.3 <= ratio <= 3.0:
             raise PreflightError(f"felt resistance {r:.3f} ohm is implausible (model {expected:.3f} ohm)")
         self.cold_resistance_ohm = r
-        self._r_cal = ratio
+        run.resistance.calibration = ratio
         self._event("cold_resistance", ohm=r, model_ohm=expected, ratio=ratio)
 
     # --- the loop -----------------------------------------------------------------------------
 
-    def _loop(self, profile: Profile, samples: list[Sample]) -> None:
-        assert self._plan is not None
-        rig, lim, ctrl_cfg = self.rig, self.rig.limits, self.rig.controller
-        laid = self._plan
+    def _loop(self, profile: Profile, run: _Run) -> None:
+        rig = self.rig
+        timeline = ProfileTimeline(run.plan, profile.end_action, self.period_s)
+        handover = HandOver(rig.controller, rig.pyrometer.range_c[0])
         self.controller.reset()
-        mon = self._mon
         meter_every = max(1, round(0.25 / self.period_s))
-        low = rig.pyrometer.range_c[0]
-        max_run = lim.max_run_s if lim.max_run_s is not None else laid.duration_s * 2.0 + 60.0
-        offset = 0.0
-        engaged = False
-        valid_since: float | None = None
         tick = 0
-        prev_tick_t: float | None = None
-        seg_index = -1
-        cool_started: float | None = None
-        finished_profile = False
-        t_prev = 0.0
+        prev_t: float | None = None
         next_t = self.clock.now()
         while True:
             t_abs = self.clock.now()
-            t = t_abs - self._t0
-            dt = t - t_prev if tick else self.period_s
-            t_prev = t
-            if prev_tick_t is not None:
-                self._periods.append(t_abs - prev_tick_t)
-            prev_tick_t = t_abs
-            if self._abort_reason is not None and not self._estop:
-                if finished_profile:
-                    return
-                raise _Stop(Outcome.ABORTED, self._abort_reason)
-
-            # read
-            reading = self._read_pyrometer()
-            if tick % meter_every == 0:
-                self._read_meters(reading)
-            valid = reading.valid
-            meas = reading.celsius
-            if valid:
-                assert meas is not None
-                mon.readings.append((t, meas))
-                mon.last_valid_t = t
-                if reading.raw != mon.last_raw:
-                    mon.unchanged_since, mon.last_raw = t, reading.raw
-                valid_since = t if valid_since is None else valid_since
-            else:
-                valid_since = None
-
-            # where are we in the profile
-            prof_t = t - offset
-            seg = laid.segment_at(prof_t)
-            if seg is None:
-                if profile.end_action == "hold" and laid.segments and laid.segments[-1].end_c is not None:
-                    finished_profile = True
-                    seg = laid.segments[-1]
-                    prof_t = seg.end_s
-                else:
-                    return
-            if seg.index != seg_index:
-                seg_index = seg.index
-                cool_started = None
-                self._event("segment", index=seg.index + 1, segment_kind=seg.kind, profile_t_s=prof_t)
-                if isinstance(seg.segment, Cool | Power) and not (
-                    isinstance(seg.segment, Cool) and seg.segment.controlled
-                ):
-                    if engaged:
-                        self._event("loop", closed=False, why=f"segment {seg.label}")
-                    engaged = False
-            sp, rate = setpoint_at(laid, prof_t)
-            seg_obj = seg.segment
-            if finished_profile:
-                rate = 0.0
-
-            # open-loop output-off cooling ends on temperature or time
-            if isinstance(seg_obj, Cool) and not seg_obj.controlled:
-                cool_started = t if cool_started is None else cool_started
-                waited = t - cool_started
-                below = seg_obj.below_c is not None and (
-                    (valid and meas is not None and meas < seg_obj.below_c)
-                    or (reading.status is PyrometerStatus.BELOW_RANGE and seg_obj.below_c >= low)
-                )
-                limit = seg_obj.duration_s if seg_obj.duration_s is not None else 60.0
-                if below or waited >= limit:
-                    offset -= seg.end_s - prof_t  # jump to the segment's end
-                elif prof_t >= seg.end_s - self.period_s:
-                    offset += dt  # wait here for the temperature
-
-            # hand-over: close the loop once the pyrometer has been usable for a while
-            if (
-                not engaged
-                and sp is not None
-                and valid_since is not None
-                and meas is not None
-                and t - valid_since >= ctrl_cfg.engage_window_s
-                and meas > low + ctrl_cfg.engage_margin_k
-            ):
-                fit_t, fit_rate = self._fit_recent(t, ctrl_cfg.engage_window_s)
-                if self.controller.rebase and seg.start_c is not None and seg.end_c is not None and rate != 0:
-                    new_prof_t = self._rebase_time(seg, fit_t, prof_t)
-                    offset += prof_t - new_prof_t
-                    prof_t = new_prof_t
-                    sp, rate = setpoint_at(laid, prof_t)
-                    self._event("rebase", measured_c=fit_t, profile_t_s=prof_t, rate_c_per_s=fit_rate)
-                assert sp is not None
-                self.controller.engage(sp, rate, fit_rate)
-                engaged = True
-                self._event("loop", closed=True, measured_c=meas, setpoint_c=sp, measured_rate=fit_rate)
-
-            # monitors
-            error = meas - sp if (valid and meas is not None and sp is not None) else None
-            if isinstance(seg_obj, Hold) and seg_obj.holdback_k is not None and engaged:
-                if mon.holdback_segment != seg.index:
-                    mon.holdback_segment, mon.holdback_wait_s = seg.index, 0.0
-                if error is None or abs(error) > seg_obj.holdback_k:
-                    offset += dt  # guaranteed soak: the hold timer waits
-                    mon.holdback_wait_s += dt
-            if sp is not None and not engaged and sp > low + lim.blind_margin_k and not valid:
-                mon.blind_s += dt
-            else:
-                mon.blind_s = 0.0
-            if engaged and error is not None and abs(error) > lim.tracking_band_k:
-                mon.out_of_band_s += dt
-            else:
-                mon.out_of_band_s = 0.0
-            p_max = self._p_max(meas if valid else sp)
-            hold_seg = seg_obj if isinstance(seg_obj, Hold) else None
-            snap = Snapshot(
-                t_s=t,
-                loop_closed=engaged,
-                setpoint_c=sp,
-                reading=reading,
-                invalid_for_s=0.0 if valid or mon.last_valid_t is None else t - mon.last_valid_t,
-                unchanged_for_s=0.0 if mon.unchanged_since is None or not valid else t - mon.unchanged_since,
-                blind_for_s=mon.blind_s,
-                power_cmd_w=0.0,
-                high_power_for_s=0.0 if mon.high_since is None else t - mon.high_since,
-                rise_during_high_power_k=self._rise(meas if valid else None),
-                voltage_set_v=self._last_set[0] if self._last_set else 0.0,
-                voltage_v=self._meter[0] if self._meter else None,
-                current_a=self._meter[1] if self._meter else None,
-                expected_current_a=mon.expected_current_a,
-                resistance_ratio=mon.resistance_ratio,
-                open_count=mon.open_count,
-                limit_status=mon.limit_status,
-                supply_error=mon.supply_error,
-                supply_failures=mon.supply_failures,
-                tracking_error_k=error,
-                out_of_band_for_s=mon.out_of_band_s,
-                elapsed_s=t,
-                max_run_s=max_run,
-                holdback_wait_s=mon.holdback_wait_s if hold_seg is not None else 0.0,
-                holdback_max_s=hold_seg.max_wait_s if hold_seg is not None else None,
-                emergency_stop=self._estop,
-            )
-            detected = self.clock.now()
-            trip = evaluate(replace(snap, t_s=detected - self._t0), lim)
-            if trip is not None:
-                latched = self.latch.latch(trip)
-                with self._io_lock:
-                    self._output_off_now()
-                self._trip_off_s = self.off_sent_t - detected
-                raise _Stop(Outcome.TRIPPED, latched.reason, latched)
-
-            # control
-            open_power = seg_obj.power_w if isinstance(seg_obj, Power) else None
-            out = self.controller.update(
-                ControlInput(
-                    dt_s=dt,
-                    setpoint_c=sp,
-                    setpoint_rate_c_per_s=rate,
-                    measured_c=meas if valid else None,
-                    closed=engaged and valid,
-                    p_max_w=p_max,
-                    open_power_w=open_power,
-                )
-            )
-            if out.power_w >= 0.9 * p_max and engaged and p_max > 0:
-                if mon.high_since is None:
-                    mon.high_since, mon.high_start_c = t, meas if valid else None
-            else:
-                mon.high_since = mon.high_start_c = None
-
-            # write
-            try:
-                v_set, i_set = self._actuate(out, sp, meas if valid else None)
-            except InstrumentReportedError as exc:
-                mon.supply_error = str(exc)
-                v_set, i_set = self._last_set or (0.0, 0.0)
-            except InstrumentError as exc:
-                mon.supply_failures += 1
-                self._event("warning", message=f"supply: {exc}")
-                v_set, i_set = self._last_set or (0.0, 0.0)
-            latency = self.clock.now() - t_abs
-            self._latencies.append(latency)
-
-            sample = Sample(
-                t_s=t,
-                profile_t_s=prof_t,
-                setpoint_c=sp,
-                temperature_c=meas if valid else None,
-                pyrometer_status=reading.status.value,
-                power_w=out.power_w if out.voltage_v is None else self._power_from(v_set),
-                voltage_set_v=v_set,
-                current_set_a=i_set,
-                voltage_v=self._meter[0] if self._meter else None,
-                current_a=self._meter[1] if self._meter else None,
-                resistance_ohm=(self._meter[0] / self._meter[1]) if self._meter and self._meter[1] > 0.05 else None,
-                ff_w=out.ff_w,
-                p_w=out.p_w,
-                i_w=out.i_w,
-                segment=seg.label,
-                state=self.state.value,
-                loop="closed" if out.closed else "open",
-                engaged=engaged,
-                segment_index=seg.index,
-                segment_kind=seg.kind,
-                target_c=seg.end_c,
-                k_ff=float(getattr(self.controller, "k_ff", 1.0)),
-            )
-            samples.append(sample)
-            self.buffer.append(sample)
-            if self._recorder is not None:
-                self._recorder.sample(sample)
-            if self.on_sample is not None:
-                self.on_sample(sample)
-            if self.progress is not None:
-                self.progress(
-                    Progress(
-                        self.state,
-                        seg.label,
-                        t,
-                        laid.duration_s,
-                        sample.temperature_c,
-                        sp,
-                        sample.power_w,
-                        reading.status.value,
-                        1.0 / self.period_s,
-                    )
-                )
+            dt = self.period_s if prev_t is None else t_abs - prev_t
+            if prev_t is not None:
+                run.periods.append(dt)
+                if dt > rig.limits.watchdog_s:
+                    run.monitors.on_stall(dt)  # suspended or blocked: the tick came late
+            prev_t = t_abs
+            if not self._tick(run, timeline, handover, t_abs, dt, tick % meter_every == 0):
+                return
             tick += 1
             next_t += self.period_s
             now = self.clock.now()
@@ -778,7 +657,174 @@ class Runner:
                 next_t = now  # overran by more than a period: do not try to catch up in a burst
             self.clock.sleep(max(0.0, next_t - now))
 
+    def _tick(
+        self, run: _Run, timeline: ProfileTimeline, handover: HandOver, t_abs: float, dt: float, meters: bool
+    ) -> bool:
+        """One control tick; False when the profile is over."""
+        t = t_abs - self._t0
+        mon = run.monitors
+        finished = False
+        # read
+        reading = self._read_pyrometer()
+        if meters:
+            self._read_meters(run, reading)
+        felt = reading.celsius if reading.valid else None
+        mon.on_reading(t, reading)
+        handover.observe(t, felt)
+        # where are we in the profile
+        pos = timeline.locate(t)
+        if pos is None:
+            return False
+        finished = pos.finished
+        if self._abort_reason is not None and not self._estop:
+            if finished:
+                return False
+            raise _Stop(Outcome.ABORTED, self._abort_reason)
+        if pos.entered:
+            seg = pos.segment
+            self._event("segment", index=seg.index + 1, segment_kind=seg.kind, profile_t_s=pos.profile_t_s)
+            if pos.open_loop and handover.engaged:
+                handover.engaged = False
+                self._event("loop", closed=False, why=f"segment {seg.label}")
+        if pos.output_off:
+            timeline.wait_for_cooling(pos, t, dt, self._below(pos, reading))
+        if handover.ready(t, pos.setpoint_c, felt):
+            pos = self._close_loop(timeline, handover, pos, t, felt)
+        # monitors and interlocks
+        error = felt - pos.setpoint_c if felt is not None and pos.setpoint_c is not None else None
+        if mon.on_tick(t, dt, pos, handover.engaged, error, handover.range_low_c):
+            timeline.hold_back(dt)
+        mon.record_error = run.writer.error if run.writer is not None else None
+        detected = self.clock.now()
+        snap = mon.snapshot(detected - self._t0, pos, handover.engaged, reading, error, self._estop)
+        trip = evaluate(snap, self.rig.limits)
+        if trip is not None:
+            latched = self.latch.latch(trip)
+            assert run.actuator is not None
+            run.actuator.off()
+            self.off_sent_t = self.clock.now()
+            run.trip_off_s = self.off_sent_t - detected
+            raise _Stop(Outcome.TRIPPED, latched.reason, latched, instrument=self._instrument_trip(latched, reading))
+        # control
+        assert run.actuator is not None
+        p_max = run.actuator.p_max(felt if felt is not None else pos.setpoint_c)
+        open_power = getattr(pos.segment.segment, "power_w", None)
+        out = self.controller.update(
+            ControlInput(
+                dt_s=dt,
+                setpoint_c=pos.setpoint_c,
+                setpoint_rate_c_per_s=0.0 if finished else pos.rate_c_per_s,
+                measured_c=felt,
+                closed=handover.engaged and felt is not None,
+                p_max_w=p_max,
+                open_power_w=open_power,
+            )
+        )
+        mon.on_command(t, out.power_w, p_max, handover.engaged, felt)
+        # write
+        try:
+            v_set, i_set = run.actuator.apply(out.power_w, felt if felt is not None else pos.setpoint_c)
+        except InstrumentError as exc:
+            warning = mon.on_supply_failure(exc)
+            if warning is not None:
+                self._event("warning", message=warning)
+            v_set, i_set = run.actuator.last_set or (0.0, 0.0)
+        run.latencies.append(self.clock.now() - t_abs)
+        # record
+        self._record(run, pos, t, reading, felt, out, v_set, i_set, handover.engaged)
+        return True
+
+    def _close_loop(
+        self, timeline: ProfileTimeline, handover: HandOver, pos: Position, t: float, felt: float | None
+    ) -> Position:
+        """Hand-over: re-base the profile onto the measured temperature and close the loop bumplessly."""
+        fit_t, fit_rate = handover.fit(t)
+        seg = pos.segment
+        if self.controller.rebase and seg.start_c is not None and seg.end_c is not None and pos.rate_c_per_s != 0:
+            pos = timeline.rebase(pos, rebase_time(seg, fit_t, pos.profile_t_s))
+            self._event("rebase", measured_c=fit_t, profile_t_s=pos.profile_t_s, rate_c_per_s=fit_rate)
+        assert pos.setpoint_c is not None
+        self.controller.engage(pos.setpoint_c, pos.rate_c_per_s, fit_rate)
+        handover.engaged = True
+        self._event("loop", closed=True, measured_c=felt, setpoint_c=pos.setpoint_c, measured_rate=fit_rate)
+        return pos
+
+    def _record(
+        self,
+        run: _Run,
+        pos: Position,
+        t: float,
+        reading: PyrometerReading,
+        felt: float | None,
+        out: Any,
+        v_set: float,
+        i_set: float,
+        engaged: bool,
+    ) -> None:
+        res = run.resistance
+        seg = pos.segment
+        sample = Sample(
+            t_s=t,
+            profile_t_s=pos.profile_t_s,
+            setpoint_c=pos.setpoint_c,
+            temperature_c=felt,
+            pyrometer_status=reading.status.value,
+            power_w=out.power_w if v_set > 0 else 0.0,
+            voltage_set_v=v_set,
+            current_set_a=i_set,
+            voltage_v=res.volts,
+            current_a=res.amps,
+            resistance_ohm=res.measured_ohm(),
+            ff_w=out.ff_w,
+            p_w=out.p_w,
+            i_w=out.i_w,
+            segment=seg.label,
+            state=self.state.value,
+            loop="closed" if out.closed else "open",
+            engaged=engaged,
+            segment_index=seg.index,
+            segment_kind=seg.kind,
+            target_c=seg.end_c,
+            k_ff=float(getattr(self.controller, "k_ff", 1.0)),
+        )
+        run.samples.append(sample)
+        self.buffer.append(sample)
+        if run.writer is not None:
+            run.writer.sample(sample)
+        if self.on_sample is not None:
+            self.on_sample(sample)
+        if run.progress is not None:
+            run.progress.post(
+                Progress(
+                    self.state,
+                    seg.label,
+                    t,
+                    run.plan.duration_s,
+                    felt,
+                    pos.setpoint_c,
+                    sample.power_w,
+                    reading.status.value,
+                    1.0 / self.period_s,
+                )
+            )
+
     # --- helpers ------------------------------------------------------------------------------
+
+    @staticmethod
+    def _instrument_trip(trip: Trip, reading: PyrometerReading) -> bool:
+        """True for a trip that means an instrument stopped answering (the CLI exits 3)."""
+        if trip.name in INSTRUMENT_TRIPS:
+            return True
+        return trip.name == "pyrometer_fault" and reading.status is PyrometerStatus.TIMEOUT
+
+    def _below(self, pos: Position, reading: PyrometerReading) -> bool:
+        """In an output-off cool: is the felt below the segment's temperature?"""
+        below_c = getattr(pos.segment.segment, "below_c", None)
+        if not isinstance(below_c, float | int):
+            return False
+        if reading.valid and reading.celsius is not None:
+            return reading.celsius < below_c
+        return reading.status is PyrometerStatus.BELOW_RANGE and below_c >= self.rig.pyrometer.range_c[0]
 
     def _read_pyrometer(self) -> PyrometerReading:
         try:
@@ -787,122 +833,20 @@ class Runner:
             self._event("warning", message=f"pyrometer: {exc}")
             return PyrometerReading(PyrometerStatus.TIMEOUT)
 
-    def _read_meters(self, reading: PyrometerReading) -> None:
-        mon = self._mon
-        with self._io_lock:
-            try:
-                volts, amps = [], []
-                status = 0
-                for ch in self.rig.channels:
-                    v, i = self.psu.measure_output(ch)
-                    volts.append(v)
-                    amps.append(i)
-                    st = self.psu.read_limit_status(ch)
-                    status |= st.raw
-                    if st.unregulated:
-                        mon.unreg_events += 1
-                mon.supply_failures = 0
-            except InstrumentReportedError as exc:
-                mon.supply_error = str(exc)
-                return
-            except InstrumentError as exc:
-                mon.supply_failures += 1
-                self._event("warning", message=f"supply: {exc}")
-                return
-        mon.limit_status = LimitStatus(status)
-        v, i = statistics.fmean(volts), sum(amps)
-        self._meter = (v, i)
-        n = len(self.rig.channels)
-        t_ref = reading.celsius if reading.valid else None
-        r_model = self.model.channel_resistance_ohm(t_ref if t_ref is not None else AMBIENT_C) * self._r_cal
-        expected = n * v / r_model
-        mon.expected_current_a = expected
-        if v > 2.0 and expected > 0.5 and i < 0.05 * expected:
-            mon.open_count += 1
-        else:
-            mon.open_count = 0
-        if t_ref is not None and i > 0.5 * n and v > 0.5:
-            mon.resistance_ratio = (v / (i / n)) / r_model
-        else:
-            mon.resistance_ratio = None
-
-    def _resistance(self, t_ref: float | None) -> float:
-        """Per-channel load resistance estimate in ohm: metered V/I when there is current, else the model."""
-        n = len(self.rig.channels)
-        if self._meter is not None and self._meter[1] > 0.3 * n and self._meter[0] > 0.3:
-            return self._meter[0] / (self._meter[1] / n)
-        return self.model.channel_resistance_ohm(t_ref if t_ref is not None else AMBIENT_C) * self._r_cal
-
-    def _p_max(self, t_ref: float | None) -> float:
-        lim = self.rig.limits
-        r = self._resistance(t_ref)
-        per_channel = min(420.0, lim.max_current_a**2 * r, lim.max_voltage_v**2 / r)
-        return min(lim.max_power_w, len(self.rig.channels) * per_channel)
-
-    def _power_from(self, volts: float) -> float:
-        r = self._resistance(None)
-        return len(self.rig.channels) * volts * volts / r
-
-    def _actuate(self, out: ControlOutput, sp: float | None, meas: float | None) -> tuple[float, float]:
-        """Turn the command into voltage and current limits set tight around the operating point."""
-        lim = self.rig.limits
-        channels = self.rig.channels
-        r = self._resistance(meas if meas is not None else sp)
-        if out.voltage_v is not None:
-            v = min(max(out.voltage_v, 0.0), lim.max_voltage_v)
-            i = lim.max_current_a
-        else:
-            p_ch = max(out.power_w, 0.0) / len(channels)
-            v = min(math.sqrt(p_ch * r), lim.max_voltage_v)
-            # CV drive with a current clamp: if this program stops, the supply still bounds the power.
-            i = min(lim.max_current_a, 1.25 * v / r + 0.5)
-        want_on = v > 0.0
-        with self._io_lock:
-            if self._estop:
-                return 0.0, 0.0
-            if not want_on:
-                if self._output_on:
-                    for ch in channels:
-                        self.psu.set_output(ch, False)
-                    self._output_on = False
-                    self._last_set = None
-                return 0.0, 0.0
-            if self._last_set is None or abs(self._last_set[0] - v) >= 0.001 or abs(self._last_set[1] - i) >= 0.001:
-                for ch in channels:
-                    self.psu.set_voltage_and_current(ch, round(v, 3), round(i, 3))
-                self._last_set = (v, i)
-            if not self._output_on:
-                for ch in channels:
-                    self.psu.set_output(ch, True)
-                self._output_on = True
-        return v, i
-
-    def _rise(self, meas: float | None) -> float:
-        mon = self._mon
-        if mon.high_start_c is None or meas is None:
-            return 0.0
-        return meas - mon.high_start_c
-
-    def _fit_recent(self, t: float, window: float) -> tuple[float, float | None]:
-        """Least-squares line through the valid readings of the last ``window`` s: (value now, slope)."""
-        pts = [(ti, yi) for ti, yi in self._mon.readings if ti >= t - window - 1e-9]
-        if len(pts) < 3:
-            return (pts[-1][1] if pts else float("nan")), None
-        mt = statistics.fmean(p[0] for p in pts)
-        my = statistics.fmean(p[1] for p in pts)
-        den = sum((p[0] - mt) ** 2 for p in pts)
-        if den <= 0:
-            return my, None
-        slope = sum((p[0] - mt) * (p[1] - my) for p in pts) / den
-        return my + slope * (t - mt), slope
-
-    @staticmethod
-    def _rebase_time(seg: PlannedSegment, measured_c: float, prof_t: float) -> float:
-        """Profile time in ``seg`` at which the planned (linear) setpoint equals ``measured_c``."""
-        assert seg.start_c is not None and seg.end_c is not None
-        span = seg.end_c - seg.start_c
-        if span == 0 or not math.isfinite(measured_c):
-            return prof_t
-        frac = (measured_c - seg.start_c) / span
-        frac = min(max(frac, 0.0), 1.0)
-        return seg.start_s + frac * seg.duration_s
+    def _read_meters(self, run: _Run, reading: PyrometerReading) -> None:
+        psu = run.psu
+        assert psu is not None
+        try:
+            volts, amps, status = [], [], 0
+            for ch in self.rig.channels:
+                v, i = psu.measure_output(ch)
+                volts.append(v)
+                amps.append(i)
+                status |= psu.read_limit_status(ch).raw
+        except InstrumentError as exc:
+            warning = run.monitors.on_supply_failure(exc)
+            if warning is not None:
+                self._event("warning", message=warning)
+            return
+        felt = reading.celsius if reading.valid else None
+        run.monitors.on_meters(Meters(statistics.fmean(volts), sum(amps), LimitStatus(status)), felt)

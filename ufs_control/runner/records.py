@@ -9,13 +9,16 @@ from __future__ import annotations
 import csv
 import dataclasses
 import enum
+import fcntl
 import json
 import math
 import os
+from array import array
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, overload
 
 from ufs_control.core.errors import ConfigError
 
@@ -25,6 +28,11 @@ class Outcome(enum.Enum):
     ABORTED = "aborted"
     TRIPPED = "tripped"
     FAILED = "failed"
+
+
+RUNNING = "running"  # run.json's outcome while the run is under way
+INTERRUPTED = "interrupted"  # ... and after the process died before it could finish the record
+LOCK_NAME = ".lock"  # held (flock) by the process that is writing the run folder
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,82 @@ class Sample:
 
 
 SAMPLE_COLUMNS = [f.name for f in dataclasses.fields(Sample)]
+_FLOAT_COLUMNS = [f.name for f in dataclasses.fields(Sample) if "float" in str(f.type)]
+_TEXT_COLUMNS = [f.name for f in dataclasses.fields(Sample) if str(f.type) == "str"]
+_INT_COLUMNS = [f.name for f in dataclasses.fields(Sample) if str(f.type) in ("int", "bool")]
+_OPTIONAL = {f.name for f in dataclasses.fields(Sample) if "None" in str(f.type)}
+_BOOL_COLUMNS = {f.name for f in dataclasses.fields(Sample) if str(f.type) == "bool"}
+_DOUBLE = {"t_s", "profile_t_s"}  # times need double precision; the rest fits in single
+
+
+class SampleLog(Sequence[Sample]):
+    """All samples of a run in compact columns (about 90 bytes a sample, a 10-hour run in ~70 MB).
+
+    Indexing and iteration give :class:`Sample` objects built on demand, so metrics and plots read it like a
+    list while memory stays bounded by the columns.
+    """
+
+    def __init__(self, samples: Sequence[Sample] = ()) -> None:
+        self._floats = {name: array("d" if name in _DOUBLE else "f") for name in _FLOAT_COLUMNS}
+        self._ints = {name: array("i") for name in _INT_COLUMNS}
+        self._texts: dict[str, array[int]] = {name: array("H") for name in _TEXT_COLUMNS}
+        self._words: dict[str, list[str]] = {name: [] for name in _TEXT_COLUMNS}
+        self._codes: dict[str, dict[str, int]] = {name: {} for name in _TEXT_COLUMNS}
+        for sample in samples:
+            self.append(sample)
+
+    def append(self, sample: Sample) -> None:
+        for name, column in self._floats.items():
+            value = getattr(sample, name)
+            column.append(math.nan if value is None else value)
+        for name, ints in self._ints.items():
+            ints.append(int(getattr(sample, name)))
+        for name, codes in self._texts.items():
+            word = getattr(sample, name)
+            code = self._codes[name].get(word)
+            if code is None:
+                code = self._codes[name][word] = len(self._words[name])
+                self._words[name].append(word)
+            codes.append(code)
+
+    def __len__(self) -> int:
+        return len(self._floats["t_s"])
+
+    def _at(self, i: int) -> Sample:
+        values: dict[str, Any] = {}
+        for name, column in self._floats.items():
+            v = column[i]
+            values[name] = None if (name in _OPTIONAL and math.isnan(v)) else v
+        for name, ints in self._ints.items():
+            values[name] = bool(ints[i]) if name in _BOOL_COLUMNS else ints[i]
+        for name, codes in self._texts.items():
+            values[name] = self._words[name][codes[i]]
+        return Sample(**values)
+
+    @overload
+    def __getitem__(self, index: int) -> Sample: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Sample]: ...
+
+    def __getitem__(self, index: int | slice) -> Sample | list[Sample]:
+        if isinstance(index, slice):
+            return [self._at(i) for i in range(*index.indices(len(self)))]
+        n = len(self)
+        if index < 0:
+            index += n
+        if not 0 <= index < n:
+            raise IndexError("sample index out of range")
+        return self._at(index)
+
+    def __iter__(self) -> Iterator[Sample]:
+        for i in range(len(self)):
+            yield self._at(i)
+
+    def nbytes(self) -> int:
+        """Memory held by the columns in bytes."""
+        columns: list[array[Any]] = [*self._floats.values(), *self._ints.values(), *self._texts.values()]
+        return sum(c.itemsize * len(c) for c in columns)
 
 
 @dataclass
@@ -129,26 +213,123 @@ class RunRecorder:
         self._writer = csv.writer(self._samples)
         self._writer.writerow(SAMPLE_COLUMNS)
         self._samples.flush()
-        self._events: IO[str] = open(folder / "events.jsonl", "w", encoding="utf-8")  # noqa: SIM115
+        self._events: IO[str] = open(folder / "events.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        # Held while the run is written: a run.json saying "running" whose lock is free was interrupted.
+        self._lock: IO[str] = open(folder / LOCK_NAME, "w", encoding="utf-8")  # noqa: SIM115
+        fcntl.flock(self._lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
 
     def sample(self, s: Sample) -> None:
         self._writer.writerow([_fmt(getattr(s, c)) for c in SAMPLE_COLUMNS])
         self._samples.flush()
 
     def event(self, t_s: float, event_type: str, **data: Any) -> None:
-        record = {"t_s": round(t_s, 4), "utc": utc_now().isoformat(timespec="milliseconds"), "type": event_type}
-        record.update(jsonable(data))
-        self._events.write(json.dumps(record) + "\n")
+        self.write_event(make_event(t_s, event_type, **data))
+
+    def write_event(self, record: dict[str, Any]) -> None:
+        """Append one prepared event (see :func:`make_event`) as a single write."""
+        self._events.write(json.dumps(jsonable(record)) + "\n")
         self._events.flush()
 
     def write_run_json(self, record: dict[str, Any]) -> None:
-        tmp = self.dir / "run.json.tmp"
-        tmp.write_text(json.dumps(jsonable(record), indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, self.dir / "run.json")
+        _write_json_atomic(self.dir / "run.json", record)
 
     def close(self) -> None:
         self._samples.close()
         self._events.close()
+        self._lock.close()
+        try:
+            (self.dir / LOCK_NAME).unlink()
+        except OSError:
+            pass
+
+
+def make_event(t_s: float, event_type: str, **data: Any) -> dict[str, Any]:
+    """An ``events.jsonl`` entry: run time in s, UTC wall time, type and data."""
+    record = {"t_s": round(t_s, 4), "utc": utc_now().isoformat(timespec="milliseconds"), "type": event_type}
+    record.update(jsonable(data))
+    return record
+
+
+def _write_json_atomic(path: Path, record: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(jsonable(record), indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def folder_in_use(run_dir: Path) -> bool:
+    """True while another process holds the run folder's lock (it is writing the run now)."""
+    try:
+        with open(run_dir / LOCK_NAME, "a", encoding="utf-8") as fh:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                return True
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    except OSError:
+        return False
+    return False
+
+
+def mark_interrupted(run_dir: Path, reason: str) -> bool:
+    """Rewrite a run.json left "running" as "interrupted" with ``reason``; True when it was changed."""
+    path = run_dir / "run.json"
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(record, dict) or record.get("outcome") != RUNNING:
+        return False
+    record["outcome"] = INTERRUPTED
+    record["reason"] = reason
+    record["ended_utc"] = record.get("ended_utc") or utc_now().isoformat(timespec="seconds")
+    try:
+        _write_json_atomic(path, record)
+    except OSError:
+        return False
+    return True
+
+
+def recover_interrupted(runs_dir: Path) -> list[Path]:
+    """Mark every run folder under ``runs_dir`` left "running" by a dead process as "interrupted".
+
+    The reason names what the guardian recorded when it switched the output off, if it did.
+    """
+    found: list[Path] = []
+    try:
+        candidates = sorted(p for p in runs_dir.iterdir() if (p / "run.json").is_file())
+    except OSError:
+        return found
+    for run_dir in candidates:
+        try:
+            head = (run_dir / "run.json").read_text(encoding="utf-8")
+        except OSError:
+            continue
+        if f'"outcome": "{RUNNING}"' not in head or folder_in_use(run_dir):
+            continue
+        reason = "the controlling process ended without finishing the record"
+        guardian = _last_guardian_event(run_dir)
+        if guardian is not None:
+            state = "confirmed" if guardian.get("confirmed") else "NOT confirmed"
+            reason += f"; guardian: {guardian.get('reason')}, output off {state}"
+        if mark_interrupted(run_dir, reason):
+            found.append(run_dir)
+    return found
+
+
+def _last_guardian_event(run_dir: Path) -> dict[str, Any] | None:
+    last = None
+    try:
+        with open(run_dir / "events.jsonl", encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(entry, dict) and entry.get("type") == "guardian":
+                    last = entry
+    except OSError:
+        return None
+    return last
 
 
 def append_jsonl(path: Path, record: dict[str, Any]) -> None:

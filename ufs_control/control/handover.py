@@ -1,0 +1,75 @@
+"""The hand-over from open loop to closed loop: when the pyrometer has been usable long enough, fit the
+recent readings, re-base the profile onto the measured temperature, and close the loop without a bump.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import deque
+
+from ufs_control.core.profile import PlannedSegment
+from ufs_control.core.rig import ControllerConfig
+
+HISTORY = 64
+
+
+def fit_line(points: list[tuple[float, float]], at_t: float) -> tuple[float, float | None]:
+    """Least-squares line through ``points`` (t, value): (value at ``at_t``, slope or None if undefined)."""
+    if len(points) < 3:
+        return (points[-1][1] if points else float("nan")), None
+    mt = statistics.fmean(p[0] for p in points)
+    my = statistics.fmean(p[1] for p in points)
+    den = sum((p[0] - mt) ** 2 for p in points)
+    if den <= 0:
+        return my, None
+    slope = sum((p[0] - mt) * (p[1] - my) for p in points) / den
+    return my + slope * (at_t - mt), slope
+
+
+def rebase_time(seg: PlannedSegment, measured_c: float, profile_t_s: float) -> float:
+    """Profile time in ``seg`` at which the planned (linear) setpoint equals ``measured_c``."""
+    if seg.start_c is None or seg.end_c is None:
+        return profile_t_s
+    span = seg.end_c - seg.start_c
+    if span == 0 or not math.isfinite(measured_c):
+        return profile_t_s
+    frac = min(max((measured_c - seg.start_c) / span, 0.0), 1.0)
+    return seg.start_s + frac * seg.duration_s
+
+
+class HandOver:
+    """Tracks valid readings and says when the loop may close; opens it again for open-loop segments."""
+
+    def __init__(self, config: ControllerConfig, range_low_c: float) -> None:
+        self.config = config
+        self.range_low_c = range_low_c
+        self.engaged = False
+        self.valid_since: float | None = None
+        self.readings: deque[tuple[float, float]] = deque(maxlen=HISTORY)
+
+    def observe(self, t: float, celsius: float | None) -> None:
+        """Note this tick's reading (None when it is not a valid temperature)."""
+        if celsius is None:
+            self.valid_since = None
+            return
+        self.readings.append((t, celsius))
+        self.valid_since = t if self.valid_since is None else self.valid_since
+
+    def ready(self, t: float, setpoint_c: float | None, celsius: float | None) -> bool:
+        """True when the loop is open and may close now: readings valid for the engage window, well above
+        the bottom of the pyrometer's range (its noise is lower there)."""
+        c = self.config
+        return (
+            not self.engaged
+            and setpoint_c is not None
+            and celsius is not None
+            and self.valid_since is not None
+            and t - self.valid_since >= c.engage_window_s
+            and celsius > self.range_low_c + c.engage_margin_k
+        )
+
+    def fit(self, t: float) -> tuple[float, float | None]:
+        """The measured temperature now and its rate, from the readings of the engage window."""
+        window = self.config.engage_window_s
+        return fit_line([p for p in self.readings if p[0] >= t - window - 1e-9], t)
