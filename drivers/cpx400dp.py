@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar, cast
 
+from drivers.lan import SocketResource, parse_socket_resource
 from ufs_control.core.errors import (
     InstrumentError,
     InstrumentIdentityError,
@@ -84,7 +85,15 @@ class Cpx400dp:
 
     @classmethod
     def open(cls, resource_name: str, timeout_s: float = 2.0, backend: str = "@py") -> Cpx400dp:
-        """Open ``TCPIP::<ip>::9221::SOCKET`` or ``ASRL...::INSTR`` through pyvisa (pyvisa-py by default)."""
+        """Open ``TCPIP::<ip>::9221::SOCKET`` (a raw socket that sees a dropped connection at once, see
+        :mod:`drivers.lan`) or ``ASRL...::INSTR`` through pyvisa (pyvisa-py by default)."""
+        address = parse_socket_resource(resource_name)
+        if address is not None:
+            try:
+                lan = SocketResource(address[0], address[1], timeout_ms=timeout_s * 1000.0)
+            except OSError as exc:
+                raise InstrumentError(NAME, f"cannot open {resource_name!r}: {exc}") from exc
+            return cls(lan, name=f"{NAME} at {resource_name}")
         import pyvisa  # the one place that names pyvisa
 
         try:

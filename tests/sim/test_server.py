@@ -1,4 +1,4 @@
-"""``ufs sim-server`` through real sockets: pyvisa-py for the supply, pyserial socket:// for the pyrometer."""
+"""``ufs sim-server`` through real sockets: the LAN socket transport (supply) and pyserial socket:// (pyrometer)."""
 
 from __future__ import annotations
 
