@@ -188,6 +188,7 @@ class Cpx400dpEmulator:
                 ch.eff_i = value
             else:
                 ch.eff_on = bool(value)
+                self._update_live(n + 1, ch)  # each change is seen, even two within one step
         for n, ch in enumerate(self.channels):
             if self.runaway:
                 ch.eff_v, ch.eff_i = 40.0, 20.0
@@ -202,12 +203,17 @@ class Cpx400dpEmulator:
         noisy = value * (1.0 + self._rng.uniform(-accuracy, accuracy) * 0.2) if value > 0 else 0.0
         return round(max(noisy, 0.0), 2)
 
-    def _step_channel(self, n: int, ch: Channel, dt: float, r: float) -> None:
+    def _update_live(self, n: int, ch: Channel) -> None:
+        """Tell the observers when output ``n``'s terminals go live or dead."""
         live = ch.eff_on and not ch.tripped
         if live != ch.live:
             ch.live = live
             for listener in self.output_listeners:
                 listener(n, live)
+
+    def _step_channel(self, n: int, ch: Channel, dt: float, r: float) -> None:
+        self._update_live(n, ch)
+        live = ch.live
         if not live:
             target_v, mode = 0.0, "OFF"
         elif math.isinf(r):

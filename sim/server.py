@@ -96,6 +96,13 @@ class SimServer:
         if self.log is not None:
             self.log(f"output {channel} {'on' if live else 'off'} {time.monotonic():.4f}")
 
+    def drop_supply_connections(self) -> None:
+        """Drop every supply client connection now (a network fault); the instrument keeps its state."""
+        if self.log is not None:
+            self.log(f"disconnect {time.monotonic():.4f}")
+        with self.rig.lock:
+            self.rig.psu.disconnect_all()
+
     def _drop_psu_clients(self) -> None:
         """The instrument dropped its connections (fault): close every supply client socket now."""
         with self._guard:

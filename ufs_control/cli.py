@@ -132,6 +132,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pairs", type=int, default=2, help="alternating headless/windowed runs")
     p.add_argument("--out", default="gui_bench.json")
 
+    p = sub.add_parser(
+        "bench-safety", help="time the output going off when the controller dies, stalls or loses the supply"
+    )
+    p.add_argument("--repeats", type=int, default=20, help="trials per scenario (kill, sighup, stall, disconnect)")
+    p.add_argument("--out", default="safety_bench.json")
+
     p = sub.add_parser("bench", help="benchmark the controller against baselines over plant variations")
     p.add_argument("--plants", type=int, default=30)
     p.add_argument("--seed", type=int, default=1)
@@ -148,12 +154,17 @@ def _cmd_sim_server(args: argparse.Namespace) -> int:
         raise ConfigError("<command line>", "--speed", "the socket simulator runs in real time: speed must be > 0")
     params = load_plant(args.plant, args.preset)
     stop = threading.Event()
+    drop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
+    def on_drop(signum: int, frame: FrameType | None) -> None:
+        drop.set()
+
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGUSR1, on_drop)  # drop every supply connection, as a network fault would
     try:
         server = start_sim_server(
             params,
@@ -173,8 +184,10 @@ def _cmd_sim_server(args: argparse.Namespace) -> int:
     print(f"psu: {server.psu_resource}", flush=True)
     print(f"pyrometer: {server.pyrometer_url}", flush=True)
     try:
-        while not stop.wait(0.2):
-            pass
+        while not stop.wait(0.01):
+            if drop.is_set():
+                drop.clear()
+                server.drop_supply_connections()
     finally:
         server.stop()
     return EXIT_OK
@@ -464,6 +477,23 @@ def _cmd_bench_gui(args: argparse.Namespace) -> int:
     return EXIT_OK if all(result["targets"].values()) else EXIT_TRIPPED
 
 
+def _cmd_bench_safety(args: argparse.Namespace) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from ufs_control.safetybench import run_safety_bench
+
+    if not 1 <= args.repeats <= 1000:
+        raise ConfigError("<command line>", "--repeats", f"must be 1-1000, got {args.repeats}")
+    with tempfile.TemporaryDirectory(prefix="ufs-bench-safety-") as work:
+        result = run_safety_bench(args.repeats, Path(args.out), Path(work), log=print)
+    for name, entry in result["scenarios"].items():
+        shown = f"median {entry['median_s']:.3f} s, max {entry['max_s']:.3f} s" if "median_s" in entry else "no data"
+        print(f"{name:<11} {shown}  target {entry['target']}  {'met' if entry['met'] else 'NOT met'}")
+    print(f"wrote {args.out}")
+    return EXIT_OK if result["targets_met"] else EXIT_TRIPPED
+
+
 COMMANDS = {
     "sim-server": _cmd_sim_server,
     "probe-pyrometer": _cmd_probe,
@@ -473,6 +503,7 @@ COMMANDS = {
     "bench": _cmd_bench,
     "gui": _cmd_gui,
     "bench-gui": _cmd_bench_gui,
+    "bench-safety": _cmd_bench_safety,
 }
 
 

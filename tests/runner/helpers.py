@@ -20,11 +20,11 @@ def llzo() -> Profile:
     return load_profile(LLZO)
 
 
-def session(tmp_path: Path, faults: list[Fault] | None = None, **limits: Any) -> RigSession:
+def session(tmp_path: Path, faults: list[Fault] | None = None, plot: bool = True, **limits: Any) -> RigSession:
     rig = RigConfig()
     if limits:
         rig = replace(rig, limits=replace(rig.limits, **limits))
-    return open_session(rig, simulate=True, runs_dir=tmp_path, faults=faults or [])
+    return open_session(rig, simulate=True, runs_dir=tmp_path, faults=faults or [], plot=plot)
 
 
 def run(tmp_path: Path, faults: list[Fault] | None = None, profile: Profile | None = None, **limits: Any) -> RunResult:

@@ -319,7 +319,8 @@ class GuardianCore:
         except UfsError as reopen:
             how = f"could not reconnect ({reopen})"
         confirmed = self._quench()
-        reason = f"supply {self.name} {what} ({exc}); {how}" + ("" if confirmed else ", NOT confirmed")
+        cause = f"no reply to {exc.command!r}" if isinstance(exc, InstrumentTimeout) else str(exc).rsplit(": ", 1)[-1]
+        reason = f"supply {self.name} {what} ({cause}); {how}" + ("" if confirmed else ", NOT confirmed")
         trip = GuardianTrip("supply_link", reason, confirmed)
         if self.trip is None:
             self.trip = trip

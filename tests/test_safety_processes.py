@@ -1,0 +1,72 @@
+"""The guardian on real processes: ``ufs run`` against ``ufs sim-server`` is killed, hung up on, stopped, or
+loses its supply connection; the server's own output state says when the heating stopped.
+
+Bounded real-time tests (a few seconds each), the same trials ``ufs bench-safety`` repeats for its figures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ufs_control.safetybench import STALL_S, SimServerProcess, run_trial
+
+WATCHDOG_S = 0.25
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[SimServerProcess]:
+    srv = SimServerProcess.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def _guardian_events(events: list[dict[str, object]]) -> list[dict[str, object]]:
+    return [e for e in events if e.get("type") == "guardian"]
+
+
+@pytest.mark.timeout(90)
+def test_kill_9_of_the_controller(server: SimServerProcess, tmp_path: Path) -> None:
+    trial = run_trial(server, "kill", tmp_path)
+    assert trial.off_after_s is not None and trial.off_after_s <= 0.5
+    assert trial.exit_code == -9
+    # The guardian recorded why, and marked the run interrupted (the controller could not).
+    guardian = _guardian_events(trial.events)
+    assert guardian and guardian[-1]["reason"] == "controller died" and guardian[-1]["confirmed"] is True
+    assert trial.outcome == "interrupted" and "controller died" in str(trial.reason)
+
+
+@pytest.mark.timeout(90)
+def test_sighup_to_the_process_group_ends_the_run_safely(server: SimServerProcess, tmp_path: Path) -> None:
+    trial = run_trial(server, "sighup", tmp_path)
+    assert trial.off_after_s is not None and trial.off_after_s <= 0.5
+    assert trial.exit_code == 1
+    assert trial.outcome == "aborted" and trial.reason == "SIGHUP received"
+    assert any(e.get("type") == "output_off" and e.get("confirmed") is True for e in trial.events)
+
+
+@pytest.mark.timeout(90)
+def test_a_stopped_controller_is_switched_off_by_the_watchdog(server: SimServerProcess, tmp_path: Path) -> None:
+    trial = run_trial(server, "stall", tmp_path)
+    assert trial.off_after_s is not None and trial.off_after_s <= WATCHDOG_S + 0.25
+    assert trial.off_after_s >= WATCHDOG_S - 0.05  # the watchdog, not something else, switched it off
+    # After SIGCONT the run does not carry on as if nothing happened: it ends tripped.
+    assert trial.exit_code == 1
+    assert trial.outcome == "tripped" and "stalled" in str(trial.reason)
+    stalled_ms = float(str(trial.reason).split("stalled ")[1].split(" ms")[0])
+    assert stalled_ms >= 1000 * (STALL_S - 0.2)
+    assert any("stalled" in str(e["reason"]) for e in _guardian_events(trial.events))
+
+
+@pytest.mark.timeout(90)
+def test_a_dropped_supply_connection_is_reconnected_and_switched_off(server: SimServerProcess, tmp_path: Path) -> None:
+    trial = run_trial(server, "disconnect", tmp_path)
+    assert trial.off_after_s is not None and trial.off_after_s <= 0.5
+    assert trial.exit_code == 3  # an instrument stopped answering
+    assert trial.outcome == "tripped"
+    assert "supply" in str(trial.reason) and "reconnected and switched the output off" in str(trial.reason)
+    assert "pyrometer" not in str(trial.reason)
