@@ -1,7 +1,10 @@
-"""Hostile input at the command line: one line on stderr, exit 2, never a traceback."""
+"""Hostile input at the command line: one line on stderr, exit 2, never a traceback; a damaged run folder
+still gives a report (with one line saying what was left out) or one clear error line."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -141,4 +144,85 @@ def test_speed_inf_as_the_user_sees_it() -> None:
     assert line == (
         "error: ufs run: argument --speed: inf is out of range: allowed 0 <= value <= 100 "
         "(the simulated instruments keep up to about 100x real time; 0 runs as fast as possible)"
+    )
+
+
+# --- ufs report on damaged run folders -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    runs = tmp_path_factory.mktemp("runs")
+    assert main(["run", LLZO, "--runs-dir", str(runs)]) == 0
+    return next(runs.iterdir())
+
+
+@pytest.fixture
+def run_copy(finished_run: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(finished_run, tmp_path / finished_run.name))
+
+
+def report_with_one_warning(folder: Path) -> str:
+    (folder / "plot.png").unlink()
+    out = ufs("report", str(folder))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Traceback" not in out.stderr
+    assert out.stdout.startswith(f"run {folder.name}: ")
+    assert "Peak temperature" in out.stdout and f"plot: {folder / 'plot.png'}" in out.stdout
+    assert (folder / "plot.png").stat().st_size > 10_000
+    lines = out.stderr.splitlines()
+    assert len(lines) == 1, out.stderr
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        ({"rig": {"pyrometer": {"range_c": "x"}}}, "rig.pyrometer.range_c: expected [low, high] in °C, got 'x'"),
+        ({"outcome": 5}, "outcome: expected a string, got 5"),
+        ([1, 2, 3], "expected a JSON object, got an array"),
+    ],
+)
+def test_report_on_a_run_json_with_wrong_types(run_copy: Path, content: object, problem: str) -> None:
+    (run_copy / "run.json").write_text(json.dumps(content))
+    line = report_with_one_warning(run_copy)
+    assert line == f"warning: {run_copy / 'run.json'}: {problem} (left out of the report)"
+
+
+def test_report_on_a_run_json_that_is_not_json(run_copy: Path) -> None:
+    (run_copy / "run.json").write_text('{"outcome": "finished", ')
+    line = report_with_one_warning(run_copy)
+    assert line.startswith(f"warning: {run_copy / 'run.json'}: not valid JSON: Expecting property name")
+
+
+def test_report_on_a_run_json_of_binary_junk(run_copy: Path) -> None:
+    (run_copy / "run.json").write_bytes(bytes(range(256)) * 16)
+    line = report_with_one_warning(run_copy)
+    assert line == f"warning: {run_copy / 'run.json'}: not a text file (left out of the report)"
+
+
+def test_report_keeps_the_record_when_it_is_fine(run_copy: Path) -> None:
+    out = ufs("report", str(run_copy))
+    assert out.returncode == 0 and out.stderr == ""
+    assert out.stdout.startswith(f"run {run_copy.name}: finished: profile completed\n")
+
+
+def test_report_skips_a_half_written_last_sample_row_and_says_so(run_copy: Path) -> None:
+    path = run_copy / "samples.csv"
+    raw = path.read_bytes()
+    n_lines = raw.count(b"\n")
+    path.write_bytes(raw[:-9])  # killed mid-row: the last row lost its end
+    line = report_with_one_warning(run_copy)
+    assert line == (
+        f"warning: {path}: skipped line {n_lines}, a half-written last row (the run was cut off while writing it)"
+    )
+
+
+def test_report_on_samples_damaged_mid_file_is_one_error_line(run_copy: Path) -> None:
+    path = run_copy / "samples.csv"
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[10] = b"garbage\r\n"
+    path.write_bytes(b"".join(lines))
+    assert one_error_line(ufs("report", str(run_copy))) == (
+        f"error: {path}: unreadable: line 11: 1 fields, expected {len(lines[0].split(b','))}"
     )

@@ -367,40 +367,38 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    import json
     from pathlib import Path
 
-    from ufs_control.core.profile import parse_profile, plan
     from ufs_control.plotting import write_plot
     from ufs_control.runner.metrics import compute
     from ufs_control.runner.records import read_samples
+    from ufs_control.runner.report import read_run_record
 
     run_dir = Path(args.run_dir)
-    if not (run_dir / "samples.csv").is_file():
+    csv_path = run_dir / "samples.csv"
+    if not csv_path.is_file():
         raise ConfigError(str(run_dir), "", "not a run folder (no samples.csv)")
+    notes: list[str] = []
     try:
-        samples = read_samples(run_dir)
-    except (ValueError, TypeError, KeyError) as exc:
-        raise ConfigError(str(run_dir / "samples.csv"), "", f"unreadable: {exc}") from None
-    record: dict[str, object] = {}
-    laid = None
-    try:
-        record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-        import tomllib
-
-        text = record.get("profile_toml")
-        if isinstance(text, str):
-            laid = plan(parse_profile(tomllib.loads(text), str(run_dir / "run.json")))
-    except (OSError, ValueError, UfsError):
-        pass
-    rig = record.get("rig") if isinstance(record.get("rig"), dict) else {}
-    low = 600.0
-    if isinstance(rig, dict) and isinstance(rig.get("pyrometer"), dict):
-        low = float(rig["pyrometer"].get("range_c", [600.0])[0])
-    metrics = compute(samples, cooling_to_c=max(500.0, low))
-    print(f"run {run_dir.name}: {record.get('outcome', '?')}: {record.get('reason', '')}")
+        samples = read_samples(run_dir, notes)
+    except OSError as exc:
+        raise ConfigError(str(csv_path), "", f"cannot read: {exc.strerror}") from None
+    except ValueError as exc:
+        raise ConfigError(str(csv_path), "", f"unreadable: {exc}") from None
+    record = read_run_record(run_dir)
+    for note in notes:
+        print(f"warning: {note}", file=sys.stderr)
+    if record.problems:
+        print(
+            f"warning: {run_dir / 'run.json'}: {'; '.join(record.problems)} (left out of the report)", file=sys.stderr
+        )
+    metrics = compute(samples, cooling_to_c=max(500.0, record.pyrometer_low_c))
+    print(f"run {run_dir.name}: {record.outcome}: {record.reason}")
     _print_metrics(metrics)
-    path = write_plot(run_dir, samples, laid, title=run_dir.name)
+    try:
+        path = write_plot(run_dir, samples, record.plan, title=run_dir.name)
+    except OSError as exc:
+        raise ConfigError(str(run_dir / "plot.png"), "", f"cannot write: {exc.strerror}") from None
     print(f"plot: {path}")
     return EXIT_OK
 
