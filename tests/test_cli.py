@@ -52,7 +52,7 @@ def test_injected_fault_trips_with_exit_1(tmp_path: Path) -> None:
     [
         (["run", "profiles/nope.toml"], "profiles/nope.toml: no such file"),
         (["run", LLZO, "--fault", "gremlin@3"], "unknown fault"),
-        (["run", LLZO, "--speed", "-1"], "must be >= 0"),
+        (["run", LLZO, "--speed", "-1"], "--speed: -1 is out of range"),
         (["run", LLZO, "--rig", "nope.toml"], "nope.toml: no such file"),
         (["run", LLZO, "--psu", "TCPIP::127.0.0.1::1::SOCKET"], "give both instrument addresses"),
         (["run", LLZO, "--pyrometer-protocol", "maurer", "--sim"], "--pyrometer-protocol"),

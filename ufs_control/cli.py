@@ -6,11 +6,13 @@ import argparse
 import signal
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
+from ufs_control.core.bounds import Range
 from ufs_control.core.errors import ConfigError, InstrumentError, ProfileError, UfsError
+from ufs_control.core.rig import MAX_RUN_S
 
 if TYPE_CHECKING:
     from ufs_control.core.rig import RigConfig
@@ -24,33 +26,56 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"error: {self.prog}: {message}\n")
 
 
-def _positive_or_zero(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
+T = TypeVar("T", int, float)
+
+# The allowed values of every numeric option, with the reason for each end.
+SPEED = Range(
+    0.0,
+    100.0,
+    "0 runs as fast as possible",
+    "the simulated instruments keep up to about 100x real time; 0 runs as fast as possible",
+)
+RUN_TIME = Range(
+    0.0, MAX_RUN_S, "a time within a run", "no run lasts longer than 48 h, the most limits.max_run_s allows"
+)
+PORT = Range(0, 65535, "0 picks a free port", "TCP ports end at 65535")
+SEED = Range(0, 2**32 - 1, "seeds are 32-bit unsigned integers", "seeds are 32-bit unsigned integers")
+PLANTS = Range(1, 1000, "at least one plant", "each plant runs every controller through the recipe: 1000 take hours")
+JOBS = Range(1, 256, "at least one worker process", "more workers than cores only add overhead")
+PAIRS = Range(1, 100, "at least one headless/windowed pair", "each pair takes twice --tail-s of real time")
+TAIL_S = Range(
+    5.0, 3600.0, "the redraw rate needs 5 s of real time to measure", "the tail runs in real time: an hour is plenty"
+)
 
 
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be 0-65535, got {value}")
-    return value
+def _within(allowed: Range, kind: Callable[[str], T]) -> Callable[[str], T]:
+    """An argparse type: a ``kind`` (int or float) within ``allowed``; inf and nan are refused."""
+
+    def parse(text: str) -> T:
+        try:
+            value = kind(text)
+        except ValueError:
+            what = "an integer" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        refusal = allowed.refusal(value)
+        if refusal is not None:
+            raise argparse.ArgumentTypeError(refusal)
+        return value
+
+    return parse
 
 
 def _fault(text: str) -> object:
     from ufs_control.app import parse_fault_spec
 
     try:
-        return parse_fault_spec(text)
+        fault = parse_fault_spec(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+    refusal = RUN_TIME.refusal(fault.at_s)
+    if refusal is not None:
+        raise argparse.ArgumentTypeError(f"fault time {refusal}")
+    return fault
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,12 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("sim-server", help="serve the simulated supply and pyrometer on loopback sockets")
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--psu-port", type=_port, default=9221)
-    p.add_argument("--pyrometer-port", type=_port, default=9222)
+    p.add_argument("--psu-port", type=_within(PORT, int), default=9221)
+    p.add_argument("--pyrometer-port", type=_within(PORT, int), default=9222)
     p.add_argument("--preset", choices=["A", "B"], default="A", help="plant preset (B: with BN plates)")
     p.add_argument("--plant", metavar="PLANT.toml", help="plant parameters file (overrides --preset)")
     p.add_argument("--wiring", choices=["series", "parallel", "per_channel"], default="series")
-    p.add_argument("--speed", type=_positive_or_zero, default=1.0, help="simulated seconds per wall second")
+    p.add_argument("--speed", type=_within(SPEED, float), default=1.0, help="simulated seconds per wall second")
     p.add_argument("--ovp-reply", choices=["manual", "bare"], default="manual", help="OVP?/OCP? reply style")
     p.add_argument("--fault", type=_fault, action="append", default=[], metavar="NAME@SECONDS")
     p.add_argument(
@@ -89,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sim", action="store_true", help="run on the embedded simulator even with addresses")
     p.add_argument(
         "--speed",
-        type=_positive_or_zero,
+        type=_within(SPEED, float),
         default=0.0,
         help="simulated seconds per wall second (0 = as fast as possible; simulator only)",
     )
@@ -101,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME@SECONDS",
         help="inject a simulator fault (simulator only)",
     )
-    p.add_argument("--seed", type=int, default=0, help="simulator noise seed")
+    p.add_argument("--seed", type=_within(SEED, int), default=0, help="simulator noise seed")
 
     p = sub.add_parser("check", help="validate a profile and check it against the rig's envelope")
     p.add_argument("profile")
@@ -114,22 +139,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sim", action="store_true", help="use the embedded simulator (the default without --rig)")
     p.add_argument("--rig", metavar="RIG.toml")
     p.add_argument("--runs-dir", default="runs", metavar="DIR")
-    p.add_argument("--speed", type=_positive_or_zero, default=1.0, help="simulator speed (0 = as fast as possible)")
+    p.add_argument("--speed", type=_within(SPEED, float), default=1.0, help="simulator speed (0 = as fast as possible)")
     p.add_argument("--fault", type=_fault, action="append", default=[], metavar="NAME@SECONDS")
     p.add_argument("--profile", metavar="PROFILE", help="open this profile")
     p.add_argument("--run", metavar="PROFILE", help="open and start this profile")
     p.add_argument("--screenshot", metavar="PATH", help="with --run: save the window when the run ends, then exit")
     p.add_argument(
         "--screenshot-at",
-        type=_positive_or_zero,
+        type=_within(RUN_TIME, float),
         metavar="SECONDS",
         help="with --screenshot: take it at this run time instead, then end the run",
     )
 
     p = sub.add_parser("bench-gui", help="window redraw rate and loop timing during a 1-hour run")
-    p.add_argument("--history-s", type=_positive_or_zero, default=3600.0, help="virtual history before the tail")
-    p.add_argument("--tail-s", type=_positive_or_zero, default=45.0, help="real-time tail that is measured")
-    p.add_argument("--pairs", type=int, default=2, help="alternating headless/windowed runs")
+    p.add_argument("--history-s", type=_within(RUN_TIME, float), default=3600.0, help="virtual history before the tail")
+    p.add_argument("--tail-s", type=_within(TAIL_S, float), default=45.0, help="real-time tail that is measured")
+    p.add_argument("--pairs", type=_within(PAIRS, int), default=2, help="alternating headless/windowed runs")
     p.add_argument("--out", default="gui_bench.json")
 
     p = sub.add_parser(
@@ -139,10 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="safety_bench.json")
 
     p = sub.add_parser("bench", help="benchmark the controller against baselines over plant variations")
-    p.add_argument("--plants", type=int, default=30)
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--plants", type=_within(PLANTS, int), default=30)
+    p.add_argument("--seed", type=_within(SEED, int), default=1)
     p.add_argument("--out", default="bench.json")
-    p.add_argument("--jobs", type=int, default=2)
+    p.add_argument("--jobs", type=_within(JOBS, int), default=2)
     return parser
 
 
@@ -381,40 +406,38 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    import json
     from pathlib import Path
 
-    from ufs_control.core.profile import parse_profile, plan
     from ufs_control.plotting import write_plot
     from ufs_control.runner.metrics import compute
     from ufs_control.runner.records import read_samples
+    from ufs_control.runner.report import read_run_record
 
     run_dir = Path(args.run_dir)
-    if not (run_dir / "samples.csv").is_file():
+    csv_path = run_dir / "samples.csv"
+    if not csv_path.is_file():
         raise ConfigError(str(run_dir), "", "not a run folder (no samples.csv)")
+    notes: list[str] = []
     try:
-        samples = read_samples(run_dir)
-    except (ValueError, TypeError, KeyError) as exc:
-        raise ConfigError(str(run_dir / "samples.csv"), "", f"unreadable: {exc}") from None
-    record: dict[str, object] = {}
-    laid = None
-    try:
-        record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
-        import tomllib
-
-        text = record.get("profile_toml")
-        if isinstance(text, str):
-            laid = plan(parse_profile(tomllib.loads(text), str(run_dir / "run.json")))
-    except (OSError, ValueError, UfsError):
-        pass
-    rig = record.get("rig") if isinstance(record.get("rig"), dict) else {}
-    low = 600.0
-    if isinstance(rig, dict) and isinstance(rig.get("pyrometer"), dict):
-        low = float(rig["pyrometer"].get("range_c", [600.0])[0])
-    metrics = compute(samples, cooling_to_c=max(500.0, low))
-    print(f"run {run_dir.name}: {record.get('outcome', '?')}: {record.get('reason', '')}")
+        samples = read_samples(run_dir, notes)
+    except OSError as exc:
+        raise ConfigError(str(csv_path), "", f"cannot read: {exc.strerror}") from None
+    except ValueError as exc:
+        raise ConfigError(str(csv_path), "", f"unreadable: {exc}") from None
+    record = read_run_record(run_dir)
+    for note in notes:
+        print(f"warning: {note}", file=sys.stderr)
+    if record.problems:
+        print(
+            f"warning: {run_dir / 'run.json'}: {'; '.join(record.problems)} (left out of the report)", file=sys.stderr
+        )
+    metrics = compute(samples, cooling_to_c=max(500.0, record.pyrometer_low_c))
+    print(f"run {run_dir.name}: {record.outcome}: {record.reason}")
     _print_metrics(metrics)
-    path = write_plot(run_dir, samples, laid, title=run_dir.name)
+    try:
+        path = write_plot(run_dir, samples, record.plan, title=run_dir.name)
+    except OSError as exc:
+        raise ConfigError(str(run_dir / "plot.png"), "", f"cannot write: {exc.strerror}") from None
     print(f"plot: {path}")
     return EXIT_OK
 

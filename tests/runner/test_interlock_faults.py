@@ -109,7 +109,7 @@ def test_supply_that_stops_answering_is_still_switched_off(tmp_path: Path) -> No
         assert result.instrument_failure  # the CLI exits 3
         assert s.sim is not None
         s.sim.clock.sleep(0.2)
-        assert s.sim.rig.truth().felt_power_w == 0.0
+        assert s.sim.rig.truth().felt_power_w < 1e-6
         off = [e for e in events(result) if e["type"] == "output_off"]
         assert off[0]["confirmed"] is False  # it could not confirm, and says so
     finally:

@@ -18,6 +18,9 @@ from ufs_control.core.tomlfile import read_toml
 AMBIENT_C = 25.0
 HARD_MAX_C = 2500.0
 END_ACTIONS = ("output_off", "hold")
+# Real recipes have a handful of segments; the planner and the feasibility check walk them every tick and
+# every check, so a profile with more is refused (its file size is bounded by the TOML reader).
+MAX_SEGMENTS = 1000
 
 
 @dataclass(frozen=True)
@@ -368,6 +371,8 @@ def parse_profile(data: dict[str, Any], source: str = "<profile>") -> Profile:
     top.finish()
     if not isinstance(raw_segments, list) or not raw_segments:
         raise ProfileError(source, "", "needs at least one [[segment]]")
+    if len(raw_segments) > MAX_SEGMENTS:
+        raise ProfileError(source, "", f"has {len(raw_segments)} segments, more than the {MAX_SEGMENTS} allowed")
     segments = tuple(_segment(raw, i + 1, source) for i, raw in enumerate(raw_segments))
     profile = Profile(
         name=name,

@@ -1,16 +1,19 @@
 """Rig configuration: instrument addresses, wiring, pyrometer codec and range, safety limits, controller
 settings and the feedforward model. TOML parsed once into frozen dataclasses; every error names the file
-and the field.
+and the field. Every numeric setting has an allowed range with its reason, in one table (``RIG_RANGES``).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from ufs_control.core.bounds import Range
 from ufs_control.core.errors import ConfigError
+from ufs_control.core.profile import HARD_MAX_C
 from ufs_control.core.thermal import ThermalParams, Wiring, params_from_mapping, preset
 from ufs_control.core.tomlfile import read_toml
 
@@ -19,7 +22,7 @@ from ufs_control.core.tomlfile import read_toml
 class PsuConfig:
     resource: str | None = None
     channel: int = 1  # the channel used for series/parallel wiring
-    timeout_s: float = 2.0
+    timeout_s: float = 0.2  # deadline of every supply call: the safety path cannot wait longer
 
 
 @dataclass(frozen=True)
@@ -50,7 +53,9 @@ class Limits:
     max_run_s: float | None = None
     resistance_drift: float = 0.5
     hot_start_c: float | None = None  # refuse to start above this reading (default: range start + 50)
-    watchdog_s: float = 0.25  # the guardian switches off when the loop sends nothing for this long
+    # The guardian's stall watchdog in s: no heartbeat from the control loop for this long switches the output
+    # off. 0.25 s is 5 periods at 20 Hz; at least 3 periods, at most 1 s.
+    watchdog_s: float = 0.25
     loop_break_rise_k: float = 10.0  # near-full power for loop_break_s must raise the reading this much
     high_power_fraction: float = 0.9  # "near-full power" for the loop-break check, of the envelope
     open_circuit_fraction: float = 0.05  # measured current below this fraction of the expected: open felt
@@ -129,8 +134,6 @@ def _apply(cls_instance: Any, table: dict[str, Any], prefix: str, source: str) -
         elif isinstance(current, float) or (current is None and key not in ("resource", "url")):
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                 raise ConfigError(source, name, f"must be a number, got {value!r}")
-            if value <= 0 and key not in ("hot_start_c",):
-                raise ConfigError(source, name, f"must be > 0, got {value!r}")
             changes[key] = float(value)
         else:
             if not isinstance(value, str) or not value.strip():
@@ -140,14 +143,10 @@ def _apply(cls_instance: Any, table: dict[str, Any], prefix: str, source: str) -
 
 
 def parse_rig(data: dict[str, Any], source: str = "<rig>") -> RigConfig:
-    """Build a :class:`RigConfig` from parsed TOML."""
+    """Build a :class:`RigConfig` from parsed TOML; every numeric setting must lie within ``RIG_RANGES``."""
     data = dict(data)
     psu = _apply(PsuConfig(), _section(data, "psu", source), "psu", source)
-    if psu.channel not in (1, 2):
-        raise ConfigError(source, "psu.channel", f"must be 1 or 2, got {psu.channel}")
     pyro = _apply(PyrometerConfig(), _section(data, "pyrometer", source), "pyrometer", source)
-    if not 0 <= pyro.address <= 99:
-        raise ConfigError(source, "pyrometer.address", f"must be 0-99, got {pyro.address}")
     wiring_table = _section(data, "wiring", source)
     mode = wiring_table.pop("mode", "series")
     if wiring_table:
@@ -159,16 +158,7 @@ def parse_rig(data: dict[str, Any], source: str = "<rig>") -> RigConfig:
             source, "wiring.mode", f"must be one of series, parallel, per_channel, got {mode!r}"
         ) from None
     limits = _apply(Limits(), _section(data, "limits", source), "limits", source)
-    if limits.max_voltage_v > 60:
-        raise ConfigError(source, "limits.max_voltage_v", f"must be <= 60, got {limits.max_voltage_v:g}")
-    if limits.max_current_a > 20:
-        raise ConfigError(source, "limits.max_current_a", f"must be <= 20, got {limits.max_current_a:g}")
-    n_ch = len(wiring.channels)
-    if limits.max_power_w > 420 * n_ch:
-        raise ConfigError(source, "limits.max_power_w", f"must be <= {420 * n_ch}, got {limits.max_power_w:g}")
     ctrl = _apply(ControllerConfig(), _section(data, "controller", source), "controller", source)
-    if not 1 <= ctrl.loop_hz <= 100:
-        raise ConfigError(source, "controller.loop_hz", f"must be 1-100, got {ctrl.loop_hz:g}")
     model_table = _section(data, "model", source)
     name = model_table.pop("preset", "A")
     if not isinstance(name, str) or name.upper() not in ("A", "B"):
@@ -182,7 +172,215 @@ def parse_rig(data: dict[str, Any], source: str = "<rig>") -> RigConfig:
         raise ConfigError(source, f"sim.{sorted(sim_table)[0]}", "unknown setting")
     if data:
         raise ConfigError(source, sorted(data)[0], "unknown section")
-    return RigConfig(psu, pyro, wiring, limits, ctrl, model, sim_preset.upper(), source)
+    rig = RigConfig(psu, pyro, wiring, limits, ctrl, model, sim_preset.upper(), source)
+    check_ranges(rig)
+    # A pyrometer read blocks the loop for up to its timeout; with a period on top it must stay inside the
+    # watchdog, or a silent pyrometer would look like a stalled loop instead of a pyrometer fault.
+    budget = limits.watchdog_s - 1.0 / ctrl.loop_hz
+    if pyro.timeout_s > budget + 1e-9:
+        raise ConfigError(
+            source,
+            "pyrometer.timeout_s",
+            f"{pyro.timeout_s:g} must be at most limits.watchdog_s minus one control period ({budget:g} s): "
+            "a blocked read would otherwise look like a stalled loop",
+        )
+    return rig
+
+
+# --- allowed ranges ------------------------------------------------------------------------------------
+
+
+def _max_temperature_range(rig: RigConfig) -> Range:
+    low, high = rig.pyrometer.range_c
+    capped = high > HARD_MAX_C
+    return Range(
+        low,
+        min(high, HARD_MAX_C),
+        "the pyrometer's lower range: below it the over-temperature trip could never see a temperature",
+        f"the controller's ceiling for any temperature, {HARD_MAX_C:g} °C" if capped else "the pyrometer's upper range",
+        low_open=True,
+    )
+
+
+def _hot_start_range(rig: RigConfig) -> Range:
+    low, high = rig.pyrometer.range_c
+    why = "the pyrometer's range: outside it a reading is not a temperature"
+    return Range(low, high, why, why)
+
+
+def _max_power_range(rig: RigConfig) -> Range:
+    n = len(rig.channels)
+    outputs = "1 output" if n == 1 else f"{n} outputs"
+    return Range(1.0, 420.0 * n, "below 1 W nothing heats", f"the CPX400DP's 420 W per output, {outputs} in use")
+
+
+def _periods_and_more(periods: int, high: float, why_low: str, why_high: str) -> Callable[[RigConfig], Range]:
+    """A time range in s whose low end is ``periods`` control periods at the rig's loop rate."""
+
+    def allowed(rig: RigConfig) -> Range:
+        hz = rig.controller.loop_hz
+        return Range(
+            periods / hz, high, f"{periods} control periods at controller.loop_hz = {hz:g} Hz: {why_low}", why_high
+        )
+
+    return allowed
+
+
+_NOISE = "pyrometer noise and quantisation alone are about 1 K"
+MAX_RUN_S = 48 * 3600.0  # the longest run the rig and its records are meant for
+
+# Every numeric setting of [psu], [pyrometer], [controller] and [limits], in the order they are checked: the
+# ranges computed from the rig read only settings checked before them (pyrometer range, loop rate, wiring).
+RIG_RANGES: dict[str, Range | Callable[[RigConfig], Range]] = {
+    "psu.channel": Range(1, 2, "the CPX400DP's outputs are 1 and 2", "the CPX400DP's outputs are 1 and 2"),
+    "psu.timeout_s": Range(
+        0.05,
+        1.0,
+        "the CPX400DP answers in < 25 ms, plus the wire time of LAN or 9600-baud RS-232",
+        "every supply call on the safety path needs a short deadline",
+    ),
+    "pyrometer.address": Range(0, 99, "bus addresses are two decimal digits", "bus addresses are two decimal digits"),
+    "pyrometer.range_c": Range(
+        0.0, 3500.0, "a two-colour head reads nothing below 0 °C", "two-colour heads end at about 3500 °C"
+    ),
+    "pyrometer.timeout_s": Range(
+        0.01, 1.0, "a reply at 19200 baud takes several ms", "a silent pyrometer must be noticed within a second"
+    ),
+    "controller.loop_hz": Range(
+        5.0,
+        100.0,
+        "slower, a 50 °C/s ramp moves 10 K between ticks and the interlocks react late",
+        "a tick exchanges several commands with the supply; faster, they no longer fit in a period",
+    ),
+    "controller.tau_c_s": Range(
+        0.05, 10.0, "faster than a period at 20 Hz only amplifies pyrometer noise", "slower no longer tracks a ramp"
+    ),
+    "controller.tau_c_hold_s": Range(
+        0.05,
+        30.0,
+        "faster than a period at 20 Hz only amplifies pyrometer noise",
+        "slower no longer rejects disturbances on a hold",
+    ),
+    "controller.theta_s": Range(
+        0.01,
+        2.0,
+        "the supply's and the pyrometer's latencies alone exceed 10 ms",
+        "a dead time above 2 s means the loop is mis-measured",
+    ),
+    "controller.engage_margin_k": Range(
+        1.0,
+        500.0,
+        "the pyrometer is noisiest at its lower limit",
+        "closing later leaves most of the pyrometer's range open loop",
+    ),
+    "controller.engage_window_s": _periods_and_more(
+        2,
+        5.0,
+        "the hand-over fits a slope to the readings",
+        "waiting longer lets a fast ramp run open loop for hundreds of kelvin",
+    ),
+    "controller.error_filter_s": Range(
+        0.0, 2.0, "0 switches the filter off", "a slower filter delays the loop it feeds by seconds"
+    ),
+    "limits.max_temperature_c": _max_temperature_range,
+    "limits.hot_start_c": _hot_start_range,
+    "limits.over_setpoint_margin_k": Range(1.0, 200.0, _NOISE, "200 K above the setpoint no longer checks the loop"),
+    "limits.max_voltage_v": Range(
+        0.5, 60.0, "below 0.5 V the felts take no useful power", "the CPX400DP's 60 V per output"
+    ),
+    "limits.max_current_a": Range(
+        0.1, 20.0, "below 0.1 A the felts take no useful power", "the CPX400DP's 20 A per output"
+    ),
+    "limits.max_power_w": _max_power_range,
+    "limits.tracking_band_k": Range(1.0, 200.0, _NOISE, "an error of 200 K is a lost loop, not tracking"),
+    "limits.tracking_time_s": Range(
+        0.1, 30.0, "shorter trips on one noisy reading", "a loop lost for longer heats unchecked"
+    ),
+    "limits.pyrometer_dropout_s": Range(
+        0.05, 2.0, "one reading at 20 Hz", "a closed loop blind for longer heats unchecked"
+    ),
+    "limits.stale_reading_s": Range(
+        0.2,
+        10.0,
+        "a few identical readings are normal (0.1 °C resolution)",
+        "a pyrometer stuck for longer hides a runaway",
+    ),
+    "limits.loop_break_s": Range(
+        0.5,
+        30.0,
+        "shorter trips on the pyrometer's response before the felt can rise 10 K",
+        "near-full power for longer without a rise overheats leads and clamps",
+    ),
+    "limits.blind_margin_k": Range(
+        10.0,
+        500.0,
+        "closer to the range start than the model's error near it",
+        "larger lets a ramp heat open loop through most of the pyrometer's range",
+    ),
+    "limits.blind_s": Range(
+        0.5,
+        30.0,
+        "a fast ramp needs a moment to bring valid readings",
+        "heating longer without a valid reading is heating blind",
+    ),
+    "limits.max_run_s": Range(
+        1.0, MAX_RUN_S, "a run is at least a second", "48 h is the longest run the rig and its records are meant for"
+    ),
+    "limits.resistance_drift": Range(
+        0.05,
+        2.0,
+        "the felts' resistance moves a few % with temperature-estimate errors",
+        "+200 % is a broken felt or a burning contact",
+    ),
+    "limits.watchdog_s": _periods_and_more(
+        3,
+        1.0,
+        "one late tick is jitter, not a stall",
+        "a stalled loop must not hold the output on for more than a second",
+    ),
+    "limits.loop_break_rise_k": Range(
+        2.0,
+        100.0,
+        "a smaller rise is within the pyrometer's noise",
+        "a heating felt rises by more than this within a couple of seconds at near-full power",
+    ),
+    "limits.high_power_fraction": Range(
+        0.5,
+        1.0,
+        "below half the envelope the loop is not asking for full power",
+        "a fraction of the envelope",
+    ),
+    "limits.open_circuit_fraction": Range(
+        0.01,
+        0.5,
+        "the meters' 10 mA resolution",
+        "more than half the expected current flows through a felt that is still there",
+    ),
+    "limits.open_circuit_min_v": Range(
+        0.5,
+        20.0,
+        "below this the meters cannot tell an open felt from a cold one",
+        "the check must run well inside the operating voltages",
+    ),
+}
+
+
+def check_ranges(rig: RigConfig) -> None:
+    """Raise :class:`ConfigError` naming the file, the key, the value and the allowed range of the first
+    setting of ``rig`` outside ``RIG_RANGES``. Unset optional settings (None) are not checked."""
+    for key, entry in RIG_RANGES.items():
+        section, name = key.split(".")
+        table = getattr(rig, section)
+        value = getattr(table, name)
+        if value is None:
+            continue
+        allowed = entry if isinstance(entry, Range) else entry(rig)
+        default = getattr(type(table)(), name)
+        note = " (the default)" if value == default else ""
+        for v in value if isinstance(value, tuple) else (value,):
+            refusal = allowed.refusal(v, note)
+            if refusal is not None:
+                raise ConfigError(rig.source, key, refusal)
 
 
 def load_rig(path: str | Path) -> RigConfig:

@@ -415,24 +415,61 @@ def append_jsonl(path: Path, record: dict[str, Any]) -> None:
         os.fsync(fh.fileno())
 
 
-def read_samples(run_dir: Path) -> list[Sample]:
-    """Load ``samples.csv`` of a run folder back into samples."""
-    types = {f.name: f.type for f in dataclasses.fields(Sample)}
+def read_samples(run_dir: Path, notes: list[str] | None = None) -> list[Sample]:
+    """Load ``samples.csv`` of a run folder back into samples.
+
+    A last row cut off while it was being written (the process was killed: the row has no line end) is left
+    out, and a one-line note saying so is appended to ``notes``. Any other unreadable row raises ValueError
+    naming its line and column.
+    """
+    path = run_dir / "samples.csv"
+    types = {f.name: str(f.type) for f in dataclasses.fields(Sample)}
+    required = [f.name for f in dataclasses.fields(Sample) if f.default is dataclasses.MISSING]
     out: list[Sample] = []
-    with open(run_dir / "samples.csv", newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            values: dict[str, Any] = {}
-            for name, text in row.items():
-                kind = str(types.get(name, "str"))
-                if name not in types:
-                    continue
-                if kind == "bool":
-                    values[name] = text == "1"
-                elif kind == "int":
-                    values[name] = int(text)
-                elif "float" in kind:
-                    values[name] = float(text) if text != "" else None
-                else:
-                    values[name] = text
-            out.append(Sample(**values))
+    with open(path, "rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(max(size - 1, 0))
+        cut = size > 0 and fh.read(1) != b"\n"
+        fh.seek(0)
+        # Only complete lines reach the parser: the writer ends every row with a line end and flushes it.
+        reader = csv.reader(line.decode("utf-8") for line in fh if line.endswith(b"\n"))
+        try:
+            header = next(reader, None) or []
+            missing = [name for name in required if name not in header]
+            if header and missing:
+                raise ValueError(f"line 1: no column {missing[0]!r}")
+            for row in reader:
+                where = f"line {reader.line_num}"
+                if len(row) != len(header):
+                    raise ValueError(f"{where}: {len(row)} fields, expected {len(header)}")
+                values: dict[str, Any] = {}
+                for name, text in zip(header, row, strict=True):
+                    kind = types.get(name)
+                    if kind is None:
+                        continue  # a column this version does not know
+                    try:
+                        if kind == "bool":
+                            if text not in ("0", "1"):
+                                raise ValueError
+                            values[name] = text == "1"
+                        elif kind == "int":
+                            values[name] = int(text)
+                        elif "float" in kind:
+                            # The writer spells None and non-finite numbers as an empty field.
+                            values[name] = float(text) if text != "" else (None if "None" in kind else math.nan)
+                        else:
+                            values[name] = text
+                    except ValueError:
+                        expected = {"bool": "0 or 1", "int": "an integer"}.get(kind, "a number")
+                        raise ValueError(f"{where}: {name}: expected {expected}, got {text[:40]!r}") from None
+                out.append(Sample(**values))
+        except UnicodeDecodeError:
+            raise ValueError(f"line {reader.line_num + 1}: not UTF-8 text") from None
+        except csv.Error as exc:
+            raise ValueError(f"line {reader.line_num}: {exc}") from None
+    if cut and notes is not None:
+        what = "last row" if reader.line_num else "header"
+        notes.append(
+            f"{path}: skipped line {reader.line_num + 1}, a half-written {what} (the run was cut off while writing it)"
+        )
     return out
