@@ -70,3 +70,36 @@ def test_a_dropped_supply_connection_is_reconnected_and_switched_off(server: Sim
     assert trial.outcome == "tripped"
     assert "supply" in str(trial.reason) and "reconnected and switched the output off" in str(trial.reason)
     assert "pyrometer" not in str(trial.reason)
+
+
+@pytest.mark.timeout(90)
+def test_a_second_run_on_a_supply_in_use_is_refused_and_the_first_goes_on(
+    server: SimServerProcess, tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from ufs_control.safetybench import PROFILE
+
+    profile = tmp_path / "p.toml"
+    profile.write_text(PROFILE, encoding="utf-8")
+    argv = [sys.executable, "-m", "ufs_control", "run", str(profile), "--psu", server.psu]
+    argv += ["--pyrometer", server.pyrometer, "--runs-dir", str(tmp_path / "runs")]
+    first = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for expected in (True, False, True):  # the cold-resistance probe, then heating
+            assert server.wait_output(expected, 30.0) is not None
+        second = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        assert second.returncode == 3
+        lines = second.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: supply ") and "is in use by" in lines[0]
+        assert "Traceback" not in second.stderr
+        # the first run was not touched: its output stays on, and it is still running
+        assert server.wait_output(False, 1.0) is None
+        assert first.poll() is None
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.wait(30)
+    assert first.returncode == 1  # SIGTERM ends it safely
+    assert server.wait_output(False, 5.0) is not None

@@ -54,6 +54,16 @@ class _Lines:
         for raw in iter(stream.readline, b""):
             self.lines.put(raw.decode(errors="replace").rstrip("\n"))
 
+    def drain(self) -> list[str]:
+        """The lines that arrived and were not read yet."""
+        out = []
+        while True:
+            try:
+                out.append(self.lines.get_nowait())
+            except queue.Empty:
+                self.seen += out
+                return out
+
     def wait_for(self, match: Callable[[str], bool], timeout_s: float) -> str | None:
         """The first new line for which ``match`` is true, or None after ``timeout_s``."""
         deadline = time.monotonic() + timeout_s
@@ -112,6 +122,10 @@ class SimServerProcess:
                 self.proc.wait(5.0)
 
 
+class TrialDisturbed(RuntimeError):
+    """The run ended on its own before the break (a trip under load, say): the trial measured nothing."""
+
+
 @dataclass
 class Trial:
     """One broken run: how long the output stayed on after the break, and how the controller ended."""
@@ -146,6 +160,9 @@ def run_trial(server: SimServerProcess, scenario: str, workdir: Path, watchdog_s
                 said = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:]
                 raise RuntimeError(f"the run never switched the output {'on' if expected else 'off'}: {said}")
         time.sleep(HEATING_BEFORE_ACTION_S)  # a real-time trial: let it heat before breaking it
+        if any(line.startswith("output 1 off") for line in server.out.drain()) or ctl.poll() is not None:
+            said = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+            raise TrialDisturbed(next((x for x in said if x.startswith(("tripped", "failed"))), "ended early"))
         if scenario == "kill":
             t_break = time.monotonic()
             ctl.kill()
@@ -195,7 +212,12 @@ def run_safety_bench(
         failures: list[str] = []
         try:
             for i in range(repeats):
-                trial = run_trial(server, scenario, workdir)
+                try:
+                    trial = run_trial(server, scenario, workdir)
+                except TrialDisturbed as exc:
+                    failures.append(f"trial {i}: the run ended before the break: {exc}")
+                    say(f"{scenario} {i + 1}/{repeats}: the run ended before the break: {exc}")
+                    continue
                 if trial.off_after_s is None:
                     failures.append(f"trial {i}: output not seen off within 5 s")
                 else:

@@ -7,6 +7,8 @@ import json
 import threading
 from pathlib import Path
 
+import pytest
+
 from tests.runner.helpers import llzo, session
 from ufs_control.runner.engine import Runner, RunState
 from ufs_control.runner.records import Outcome
@@ -80,3 +82,37 @@ def test_acknowledge_is_refused_while_running_and_the_estop_stays_latched(tmp_pa
         assert len(acks) == 1 and acks[0]["by"] == "ana" and acks[0]["interlock"] == "emergency_stop"
     finally:
         s.close()
+
+
+def test_a_second_runner_on_a_supply_in_use_is_refused_before_touching_it(tmp_path: Path) -> None:
+    from ufs_control.app import sim_supply
+    from ufs_control.core.errors import SupplyInUseError
+    from ufs_control.core.rig import RigConfig
+
+    first = session(tmp_path / "first")
+    try:
+        assert first.sim is not None
+        second = Runner(
+            sim_supply(first.sim, RigConfig()),
+            first.sim.pyrometer,
+            first.sim.clock,
+            RigConfig(),
+            first.runner.controller,
+            tmp_path / "second",
+        )
+        seen: list[str] = []
+
+        def intrude(sample: object) -> None:
+            if first.runner.state is RunState.RUNNING and not seen:
+                with pytest.raises(SupplyInUseError) as info:
+                    second.run(llzo())
+                seen.append(str(info.value))
+
+        first.runner.on_sample = intrude
+        result = first.runner.run(llzo())
+        assert seen and "is in use by another client" in seen[0] and seen[0].startswith("supply ")
+        assert result.outcome is Outcome.FINISHED, result.reason  # the first run was left untouched
+        assert second.state is RunState.IDLE
+        assert not (tmp_path / "second").exists() or not any((tmp_path / "second").iterdir())
+    finally:
+        first.close()

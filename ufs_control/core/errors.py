@@ -71,7 +71,8 @@ class SupplyInUseError(InstrumentError):
 
     def __init__(self, instrument: str, holder: str = "another client") -> None:
         self.holder = holder
-        super().__init__(instrument, f"is in use by {holder}")
+        self.instrument = instrument
+        UfsError.__init__(self, f"supply {instrument} is in use by {holder}")
 
 
 class GuardianTrip(InstrumentError):

@@ -30,7 +30,7 @@ from ufs_control.control.controller import ControlInput, Controller
 from ufs_control.control.handover import HandOver, rebase_time
 from ufs_control.control.model import PlantModel
 from ufs_control.core.clock import Clock
-from ufs_control.core.errors import InstrumentError, UfsError
+from ufs_control.core.errors import InstrumentError, SupplyInUseError, UfsError
 from ufs_control.core.instruments import LimitStatus, Pyrometer, PyrometerReading, PyrometerStatus
 from ufs_control.core.interlocks import InterlockLatch, Trip, evaluate
 from ufs_control.core.profile import Plan, Profile, plan
@@ -379,12 +379,22 @@ class Runner:
         self._event("state", old=RunState.IDLE.value, new=RunState.PREFLIGHT.value)
         self._write_run_json(profile, operator, sample_id, started, None)
         off = True
+        unreachable: InstrumentError | None = None
+        try:
+            run.psu = self.open_supply(
+                SupplyRequest(self.rig.limits.watchdog_s, self._last_run_dir, self._t0, self._emit)
+            )
+        except SupplyInUseError:
+            self._abandon(run)  # nothing was sent but IFLOCK: no run happened, leave no record
+            raise
+        except InstrumentError as exc:
+            unreachable = exc  # recorded as a failed preflight below
         try:
             try:
                 self._check_runs_folder()
-                run.psu = self.open_supply(
-                    SupplyRequest(self.rig.limits.watchdog_s, self._last_run_dir, self._t0, self._emit)
-                )
+                if unreachable is not None:
+                    raise unreachable
+                assert run.psu is not None
                 run.actuator = PowerActuator(run.psu, self.rig.channels, self.rig.limits, run.resistance)
                 self._preflight(run)
             except (PreflightError, InstrumentError) as exc:
@@ -427,6 +437,20 @@ class Runner:
                 instrument_failure,
             ),
         )
+
+    def _abandon(self, run: _Run) -> None:
+        """Undo a run that never touched the supply: stop the sinks, remove its folder, back to idle."""
+        if run.progress is not None:
+            run.progress.close()
+        if self._recorder is not None:
+            assert run.writer is not None
+            run.writer.close()
+            self._recorder.close()
+            shutil.rmtree(self._recorder.dir, ignore_errors=True)
+            self._recorder = None
+            self._last_run_dir = None
+        with self._state_lock:
+            self._state = RunState.IDLE
 
     def _shut_down(self, run: _Run) -> bool:
         """Output off at once, then the guardian confirms, unlocks and exits. True when off is confirmed."""
