@@ -163,6 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeats", type=int, default=20, help="trials per scenario (kill, sighup, stall, disconnect)")
     p.add_argument("--out", default="safety_bench.json")
 
+    p = sub.add_parser("bench-soak", help="memory over many runs in one process, and over one long hold")
+    p.add_argument("--runs", type=int, default=1000, help="LLZO recipe runs in one process")
+    p.add_argument("--hold-hours", type=float, default=10.0, help="virtual hours of the long hold")
+    p.add_argument("--out", default="soak_bench.json")
+
     p = sub.add_parser("bench", help="benchmark the controller against baselines over plant variations")
     p.add_argument("--plants", type=_within(PLANTS, int), default=30)
     p.add_argument("--seed", type=_within(SEED, int), default=1)
@@ -517,6 +522,42 @@ def _cmd_bench_safety(args: argparse.Namespace) -> int:
     return EXIT_OK if result["targets_met"] else EXIT_TRIPPED
 
 
+def _cmd_bench_soak(args: argparse.Namespace) -> int:
+    import json
+    import subprocess
+    from pathlib import Path
+
+    if not 1 <= args.runs <= 100_000:
+        raise ConfigError("<command line>", "--runs", f"must be 1-100000, got {args.runs}")
+    if not 0.01 <= args.hold_hours <= 48:
+        raise ConfigError("<command line>", "--hold-hours", f"must be 0.01-48, got {args.hold_hours:g}")
+    result: dict[str, object] = {}
+    # Each measurement in a fresh process, so the peak memory is its own.
+    for kind, amount in (("soak", str(args.runs)), ("hold", str(args.hold_hours))):
+        done = subprocess.run(
+            [sys.executable, "-m", "ufs_control.soakbench", kind, amount],
+            stdout=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            print(f"error: the {kind} measurement failed (exit {done.returncode})", file=sys.stderr)
+            return EXIT_TRIPPED
+        result[kind] = json.loads(done.stdout.strip().splitlines()[-1])
+    soak, hold = result["soak"], result["hold"]
+    assert isinstance(soak, dict) and isinstance(hold, dict)
+    targets = {
+        "soak_flat_within_5_mb": soak["growth_after_first_tenth_mb"] <= 5.0,
+        "hold_under_200_mb": hold["peak_rss_mb"] < 200.0,
+    }
+    result["targets"] = targets
+    Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(f"soak: {soak['runs']} runs, RSS growth after the first tenth {soak['growth_after_first_tenth_mb']:.2f} MB")
+    print(f"hold: {hold['hours']:g} h, peak RSS {hold['peak_rss_mb']:.1f} MB, {hold['outcome']}")
+    print(f"wrote {args.out}")
+    return EXIT_OK if all(targets.values()) else EXIT_TRIPPED
+
+
 COMMANDS = {
     "sim-server": _cmd_sim_server,
     "probe-pyrometer": _cmd_probe,
@@ -527,6 +568,7 @@ COMMANDS = {
     "gui": _cmd_gui,
     "bench-gui": _cmd_bench_gui,
     "bench-safety": _cmd_bench_safety,
+    "bench-soak": _cmd_bench_soak,
 }
 
 
