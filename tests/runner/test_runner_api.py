@@ -116,3 +116,36 @@ def test_a_second_runner_on_a_supply_in_use_is_refused_before_touching_it(tmp_pa
         assert not (tmp_path / "second").exists() or not any((tmp_path / "second").iterdir())
     finally:
         first.close()
+
+
+def test_end_action_hold_holds_the_last_setpoint_until_stopped(tmp_path: Path) -> None:
+    from ufs_control.core.profile import parse_profile
+
+    profile = parse_profile(
+        {
+            "name": "hold_at_end",
+            "max_temperature_c": 1000,
+            "end_action": "hold",
+            "segment": [{"type": "ramp", "target_c": 900, "rate_c_per_s": 50}, {"type": "hold", "duration_s": 5}],
+        }
+    )
+    s = session(tmp_path, plot=False)
+    after: list[tuple[float | None, float | None]] = []
+
+    def watch(sample: object) -> None:
+        assert s.runner.plan is not None
+        t = getattr(sample, "t_s")  # noqa: B009
+        if t > s.runner.plan.duration_s + 3.0:
+            after.append((getattr(sample, "setpoint_c"), getattr(sample, "temperature_c")))  # noqa: B009
+        if t > s.runner.plan.duration_s + 30.0:
+            s.runner.request_abort("operator stop")
+
+    s.runner.on_sample = watch
+    try:
+        result = s.runner.run(profile)
+    finally:
+        s.close()
+    assert result.outcome is Outcome.FINISHED, result.reason
+    assert len(after) > 400  # held for ~27 s past the profile's end
+    assert all(sp == 900.0 for sp, _ in after)
+    assert all(t is not None and abs(t - 900.0) < 5.0 for _, t in after)
