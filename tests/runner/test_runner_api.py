@@ -11,7 +11,7 @@ import pytest
 
 from tests.runner.helpers import llzo, session
 from ufs_control.runner.engine import Runner, RunState
-from ufs_control.runner.records import Outcome
+from ufs_control.runner.records import Outcome, Sample
 
 
 def _start(runner: Runner, barrier: threading.Barrier, accepted: list[bool]) -> None:
@@ -132,12 +132,11 @@ def test_end_action_hold_holds_the_last_setpoint_until_stopped(tmp_path: Path) -
     s = session(tmp_path, plot=False)
     after: list[tuple[float | None, float | None]] = []
 
-    def watch(sample: object) -> None:
+    def watch(sample: Sample) -> None:
         assert s.runner.plan is not None
-        t = getattr(sample, "t_s")  # noqa: B009
-        if t > s.runner.plan.duration_s + 3.0:
-            after.append((getattr(sample, "setpoint_c"), getattr(sample, "temperature_c")))  # noqa: B009
-        if t > s.runner.plan.duration_s + 30.0:
+        if sample.t_s > s.runner.plan.duration_s + 3.0:
+            after.append((sample.setpoint_c, sample.temperature_c))
+        if sample.t_s > s.runner.plan.duration_s + 30.0:
             s.runner.request_abort("operator stop")
 
     s.runner.on_sample = watch
