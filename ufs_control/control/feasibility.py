@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from ufs_control.control.model import PlantModel
 from ufs_control.core.profile import Cool, Hold, Plan, Power, Ramp, Step
 from ufs_control.core.rig import RigConfig
+from ufs_control.core.thermal import supply_power_limit
 
 RATE_MARGIN = 0.7
 HOLD_MARGIN = 0.85
@@ -30,8 +31,7 @@ def available_power(model: PlantModel, rig: RigConfig, t_c: float) -> float:
     """Power in W the supply and the configured limits allow at felt temperature ``t_c``."""
     lim = rig.limits
     r = model.channel_resistance_ohm(t_c)
-    per_channel = min(420.0, lim.max_current_a**2 * r, lim.max_voltage_v**2 / r)
-    return min(lim.max_power_w, len(rig.channels) * per_channel)
+    return supply_power_limit(r, len(rig.channels), lim.max_voltage_v, lim.max_current_a, lim.max_power_w)
 
 
 def max_heating_rate(model: PlantModel, rig: RigConfig, t_c: float) -> float:

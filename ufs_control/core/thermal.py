@@ -283,19 +283,3 @@ def steady_power(t_f_k: float, p: ThermalParams) -> float:
 def effective_heat_capacity(t_k: float, p: ThermalParams) -> float:
     """Heat capacity in J/K that a slow ramp of the felt at ``t_k`` has to charge (felt + sample stack)."""
     return felt_heat_capacity(t_k, p) + sample_heat_capacity(t_k, p)
-
-
-def loss_conductance(t_k: float, p: ThermalParams) -> float:
-    """dP_ss/dT in W/K at ``t_k`` (numerical derivative of the steady-state power)."""
-    h = 0.5
-    return (steady_power(t_k + h, p) - steady_power(t_k - h, p)) / (2 * h)
-
-
-def max_heating_rate(t_k: float, p: ThermalParams, wiring: Wiring) -> float:
-    """Fastest quasi-static heating rate in K/s at ``t_k`` with the full supply envelope."""
-    return (available_power(t_k, p, wiring) - steady_power(t_k, p)) / effective_heat_capacity(t_k, p)
-
-
-def free_cooling_rate(t_k: float, p: ThermalParams) -> float:
-    """Quasi-static cooling rate in K/s (negative) at ``t_k`` with the output off."""
-    return -steady_power(t_k, p) / effective_heat_capacity(t_k, p)
