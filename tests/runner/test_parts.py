@@ -1,0 +1,236 @@
+"""The parts of the tick, each driven with tiny fakes: the guardian's logic, the profile timeline, the power
+actuator, the hand-over."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sim.clock import VirtualClock
+from ufs_control.control.handover import HandOver, fit_line, rebase_time
+from ufs_control.control.model import PlantModel
+from ufs_control.core.errors import GuardianTrip, InstrumentError, InstrumentTimeout, SupplyInUseError
+from ufs_control.core.instruments import Identity, LimitStatus
+from ufs_control.core.profile import parse_profile, plan
+from ufs_control.core.rig import ControllerConfig, Limits
+from ufs_control.core.thermal import preset
+from ufs_control.runner.actuator import PowerActuator, ResistanceEstimator
+from ufs_control.runner.guardian import GuardedSupply, GuardianCore, LocalLink, decode_error, encode_error
+from ufs_control.runner.timeline import ProfileTimeline
+
+
+class FakeSupply:
+    """Records the calls; ``fail_with`` makes the next call raise; ``lock`` answers IFLOCK."""
+
+    def __init__(self, lock: bool = True) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        self.lock = lock
+        self.on = False
+        self.fail_with: Exception | None = None
+        self.closed = False
+
+    def _log(self, name: str, *args: Any) -> None:
+        self.calls.append((name, args))
+        if self.fail_with is not None:
+            exc, self.fail_with = self.fail_with, None
+            raise exc
+
+    def lock_interface(self) -> bool:
+        self._log("lock_interface")
+        return self.lock
+
+    def unlock_interface(self) -> bool:
+        self._log("unlock_interface")
+        return True
+
+    def identify(self) -> Identity:
+        self._log("identify")
+        return Identity("FAKE", "CPX400DP", "1", "1.0", "FAKE,CPX400DP,1,1.0")
+
+    def set_voltage_and_current(self, channel: int, volts: float, amps: float) -> None:
+        self._log("set_voltage_and_current", channel, volts, amps)
+
+    def set_output(self, channel: int, on: bool) -> None:
+        self._log("set_output", channel, on)
+        self.on = on
+
+    def read_output_state(self, channel: int) -> bool:
+        self._log("read_output_state", channel)
+        return self.on
+
+    def measure_output(self, channel: int) -> tuple[float, float]:
+        self._log("measure_output", channel)
+        return (10.0, 2.0) if self.on else (0.0, 0.0)
+
+    def read_limit_status(self, channel: int) -> LimitStatus:
+        self._log("read_limit_status", channel)
+        return LimitStatus(0)
+
+    def set_all_outputs_off(self) -> None:
+        self._log("set_all_outputs_off")
+        self.on = False
+
+    def force_outputs_off(self) -> None:
+        self._log("force_outputs_off")
+        self.on = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def guarded(*supplies: FakeSupply, watchdog_s: float = 0.25) -> tuple[GuardedSupply, GuardianCore, VirtualClock]:
+    clock = VirtualClock()
+    queue = list(supplies)
+    events: list[dict[str, Any]] = []
+    core = GuardianCore(lambda: queue.pop(0), clock, watchdog_s=watchdog_s, name="fake", record=events.append)
+    core.open()
+    return GuardedSupply(LocalLink(core)), core, clock
+
+
+def test_the_guardian_refuses_a_supply_whose_lock_another_client_holds() -> None:
+    fake = FakeSupply(lock=False)
+    with pytest.raises(SupplyInUseError, match="supply fake is in use by another client"):
+        guarded(fake)
+    assert [c[0] for c in fake.calls] == ["lock_interface"]  # nothing but IFLOCK was sent
+    assert fake.closed
+
+
+def test_a_stall_switches_off_and_every_later_write_is_refused_with_the_reason() -> None:
+    fake = FakeSupply()
+    psu, _core, clock = guarded(fake)
+    psu.set_output(1, True)  # an output that is on is watched
+    clock.advance(0.2)
+    psu.keepalive()  # in time: still alive
+    clock.advance(0.4)
+    with pytest.raises(GuardianTrip) as info:
+        psu.set_voltage_and_current(1, 5.0, 2.0)
+    assert info.value.name == "watchdog" and "stalled 400 ms" in info.value.reason
+    assert fake.on is False
+    assert psu.read_output_state(1) is False  # queries still answer
+    psu.set_output(1, False)  # and switching off is always allowed
+    with pytest.raises(GuardianTrip):
+        psu.set_output(1, True)
+
+
+def test_an_unarmed_guardian_does_not_trip_on_silence() -> None:
+    fake = FakeSupply()
+    psu, _core, clock = guarded(fake)
+    clock.advance(5.0)  # preflight waiting for the pyrometer, output off
+    assert psu.read_output_state(1) is False
+    psu.arm()
+    clock.advance(0.3)
+    with pytest.raises(GuardianTrip):
+        psu.keepalive()
+
+
+def test_a_lost_connection_is_reconnected_and_switched_off_through_the_new_one() -> None:
+    first, second = FakeSupply(), FakeSupply()
+    psu, _core, _clock = guarded(first, second)
+    psu.set_output(1, True)
+    first.fail_with = InstrumentTimeout("fake", "V1 5;I1 2;*ESR?")
+    with pytest.raises(GuardianTrip) as info:
+        psu.set_voltage_and_current(1, 5.0, 2.0)
+    assert info.value.name == "supply_link"
+    assert "stopped answering" in info.value.reason and "reconnected and switched the output off" in info.value.reason
+    assert first.closed
+    assert [c[0] for c in second.calls][:2] == ["lock_interface", "force_outputs_off"]
+    assert ("set_all_outputs_off", ()) in second.calls
+
+
+def test_release_switches_off_unlocks_and_closes() -> None:
+    fake = FakeSupply()
+    psu, _core, _clock = guarded(fake)
+    psu.set_output(1, True)
+    assert psu.release() is True
+    names = [c[0] for c in fake.calls]
+    assert names[-3:] == ["force_outputs_off", "set_all_outputs_off", "unlock_interface"]
+    assert fake.closed and not fake.on
+
+
+def test_errors_cross_the_pipe_with_their_type_and_fields() -> None:
+    for exc in (
+        GuardianTrip("watchdog", "control loop stalled 300 ms", confirmed=False),
+        SupplyInUseError("TCPIP::1.2.3.4::9221::SOCKET"),
+        InstrumentTimeout("CPX400DP", "V1O?"),
+        InstrumentError("CPX400DP", "I/O error"),
+    ):
+        back = decode_error(encode_error(exc))
+        assert type(back) is type(exc) and str(back) == str(exc)
+
+
+def test_the_actuator_writes_only_changes_and_beats_otherwise() -> None:
+    fake = FakeSupply()
+    psu, core, clock = guarded(fake)
+    res = ResistanceEstimator(PlantModel(preset("A")), 1)
+    act = PowerActuator(psu, (1,), Limits(), res)
+    v, i = act.apply(50.0, 25.0)
+    assert v > 0 and fake.on
+    writes = sum(1 for c in fake.calls if c[0] == "set_voltage_and_current")
+    act.apply(50.0, 25.0)  # the same command: nothing written, the guardian still hears from the loop
+    assert sum(1 for c in fake.calls if c[0] == "set_voltage_and_current") == writes
+    assert core.last_beat == clock.now()
+    assert act.p_max(25.0) <= Limits().max_power_w
+    v, i = act.apply(0.0, 25.0)
+    assert (v, i) == (0.0, 0.0) and not fake.on
+
+
+def test_the_timeline_pauses_for_holdback_waits_for_cooling_and_holds_at_the_end() -> None:
+    laid = plan(
+        parse_profile(
+            {
+                "name": "t",
+                "segment": [
+                    {"type": "ramp", "target_c": 700, "rate_c_per_s": 100},
+                    {"type": "hold", "duration_s": 2},
+                    {"type": "cool", "below_c": 600},
+                ],
+            }
+        ),
+        25.0,
+    )
+    timeline = ProfileTimeline(laid, "output_off", 0.05)
+    hold_start = laid.segments[1].start_s
+    pos = timeline.locate(hold_start + 0.5)
+    assert pos is not None and pos.hold is not None and pos.entered
+    timeline.hold_back(1.0)  # the timer waited a second
+    later = timeline.locate(hold_start + 1.0)
+    assert later is not None and later.profile_t_s == pytest.approx(hold_start) and not later.entered
+    cool_t = laid.segments[2].end_s + timeline.offset_s - 0.02  # the last period of the planned cool
+    pos = timeline.locate(cool_t)
+    assert pos is not None and pos.output_off
+    timeline.wait_for_cooling(pos, cool_t, 0.05, below=False)
+    assert timeline.locate(cool_t + 0.05) is not None  # still hot: the profile waits
+    timeline.wait_for_cooling(pos, cool_t, 0.05, below=True)
+    assert timeline.locate(cool_t + 0.1) is None  # cooled: the profile is over
+
+    holding = ProfileTimeline(
+        plan(
+            parse_profile(
+                {"name": "h", "end_action": "hold", "segment": [{"type": "ramp", "target_c": 700, "rate_c_per_s": 100}]}
+            ),
+            25.0,
+        ),
+        "hold",
+        0.05,
+    )
+    end = holding.locate(1000.0)
+    assert end is not None and end.finished and end.setpoint_c == 700.0 and end.rate_c_per_s == 0.0
+
+
+def test_the_hand_over_waits_for_valid_readings_above_the_range_start() -> None:
+    ho = HandOver(ControllerConfig(engage_margin_k=60.0, engage_window_s=0.5), 600.0)
+    for k in range(10):
+        ho.observe(k * 0.05, 650.0 + 5 * k)
+    assert not ho.ready(0.45, 700.0, 695.0)  # valid for 0.45 s only
+    ho.observe(0.5, 700.0)
+    assert ho.ready(0.5, 700.0, 700.0)
+    assert not ho.ready(0.5, 700.0, 640.0)  # too close to the range start
+    ho.observe(0.55, None)  # a sentinel resets the window
+    assert not ho.ready(0.55, 700.0, 700.0)
+    value, slope = fit_line([(0.0, 0.0), (1.0, 2.0), (2.0, 4.0)], 3.0)
+    assert value == pytest.approx(6.0) and slope == pytest.approx(2.0)
+    seg = plan(
+        parse_profile({"name": "r", "segment": [{"type": "ramp", "target_c": 1025, "rate_c_per_s": 100}]}), 25.0
+    ).segments[0]
+    assert rebase_time(seg, 525.0, 1.0) == pytest.approx(5.0)
