@@ -148,3 +148,19 @@ def test_end_action_hold_holds_the_last_setpoint_until_stopped(tmp_path: Path) -
     assert len(after) > 400  # held for ~27 s past the profile's end
     assert all(sp == 900.0 for sp, _ in after)
     assert all(t is not None and abs(t - 900.0) < 5.0 for _, t in after)
+
+
+def test_an_emergency_stop_between_runs_switches_off_an_output_left_on(tmp_path: Path) -> None:
+    s = session(tmp_path, plot=False)
+    try:
+        assert s.sim is not None
+        s.sim.psu.set_voltage_and_current(1, 5.0, 2.0)  # someone switched it on by other means
+        s.sim.psu.set_output(1, True)
+        s.runner.emergency_stop()
+        assert s.runner.idle_off is not None
+        s.runner.idle_off.join(10.0)
+        assert s.runner.idle_off_confirmed is True
+        assert s.sim.psu.read_output_state(1) is False
+        assert s.runner.latch.tripped is not None and s.runner.latch.tripped.name == "emergency_stop"
+    finally:
+        s.close()

@@ -204,6 +204,8 @@ class Runner:
         self._t0 = 0.0
         self._plan: Plan | None = None
         self._run: _Run | None = None
+        self.idle_off: threading.Thread | None = None  # the background off of an emergency stop between runs
+        self.idle_off_confirmed: bool | None = None
 
     # --- public API (returns at once) ---------------------------------------------------------
 
@@ -242,11 +244,28 @@ class Runner:
             run.psu.urgent_stop()
 
     def emergency_stop(self) -> None:
-        """Switch the output off now, from any thread, in any state, and latch the emergency stop."""
+        """Switch the output off now, from any thread, in any state, and latch the emergency stop.
+
+        During a run the guardian switches off at once. Between runs nothing holds the supply, so a short
+        guarded session switches it off in the background (in case it was switched on by hand, or a run
+        could not confirm its off); the latch blocks any start meanwhile.
+        """
         self._estop = True
         self.latch.latch(Trip("emergency_stop", "EMERGENCY STOP pressed", self.clock.now() - self._t0))
         self.off_sent_t = self.clock.now()
-        self.urgent_stop()
+        run = self._run
+        if run is not None and run.psu is not None and self.state in (RunState.PREFLIGHT, RunState.RUNNING):
+            run.psu.urgent_stop()
+            return
+        self.idle_off = threading.Thread(target=self._switch_off_idle, name="ufs-estop-idle", daemon=True)
+        self.idle_off.start()
+
+    def _switch_off_idle(self) -> None:
+        try:
+            psu = self.open_supply(SupplyRequest(self.rig.limits.watchdog_s, None, self.clock.now(), lambda e: None))
+            self.idle_off_confirmed = psu.release()
+        except UfsError:
+            self.idle_off_confirmed = False  # unreachable, or another client holds it: the panel says so
 
     def acknowledge(self, by: str = "operator") -> Trip | None:
         """Operator acknowledgement: clear a latched interlock and return to idle.
@@ -356,6 +375,8 @@ class Runner:
 
     def _run_claimed(self, profile: Profile, operator: str, sample_id: str) -> RunResult:
         """The run itself, once :meth:`_claim` has moved the state to PREFLIGHT."""
+        if self.idle_off is not None:
+            self.idle_off.join(10.0)  # an emergency stop's off between runs holds the supply for a moment
         self._abort_reason = None
         started = utc_now()
         self._t0 = self.clock.now()
