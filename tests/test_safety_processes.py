@@ -103,3 +103,15 @@ def test_a_second_run_on_a_supply_in_use_is_refused_and_the_first_goes_on(
         first.wait(30)
     assert first.returncode == 1  # SIGTERM ends it safely
     assert server.wait_output(False, 5.0) is not None
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("scenario, limit_s", [("guardian-kill", 0.5), ("guardian-stop", 1.5)])
+def test_a_dead_or_hung_guardian_trips_the_run_and_the_output_goes_off(
+    server: SimServerProcess, tmp_path: Path, scenario: str, limit_s: float
+) -> None:
+    trial = run_trial(server, scenario, tmp_path)
+    assert trial.off_after_s is not None and trial.off_after_s <= limit_s
+    assert trial.exit_code == 1
+    assert trial.outcome == "tripped" and "guardian process" in str(trial.reason)
+    assert "output switched off directly (confirmed)" in str(trial.reason)

@@ -137,6 +137,7 @@ def _plot(run_dir: Path, samples: SampleLog, laid: Any) -> None:
 # --- the guardian -------------------------------------------------------------------------------------
 
 GUARDIAN_MODULE = "ufs_control.guardian_main"
+GIVE_UP_OFF_AFTER_S = 600.0  # how long a guardian keeps trying to confirm an off after its controller is gone
 
 
 def sim_supply(sim: SimulatedRig, rig: RigConfig) -> SupplyOpener:
@@ -192,8 +193,9 @@ def process_supply(rig: RigConfig) -> SupplyOpener:
         ]
         if request.run_dir is not None:
             argv += ["--run-dir", str(request.run_dir)]
-        # Long enough for the guardian to reconnect and confirm the off itself before we give up on it.
-        link = PipeLink(argv, call_timeout_s=12 * rig.psu.timeout_s + 1.0)
+        # A call is one supply transaction (at most two reads); switching off may reconnect and confirm.
+        timeout = rig.psu.timeout_s
+        link = PipeLink(argv, call_timeout_s=2 * timeout + 0.1, end_timeout_s=12 * timeout + 1.0)
         return GuardedSupply(link, fallback_off)
 
     return open_supply
@@ -253,9 +255,15 @@ def guardian_main(argv: Sequence[str]) -> int:
         os.write(out, (json.dumps({"ok": False, "error": encode_error(exc)}) + "\n").encode())
         return 3
     os.write(out, (json.dumps({"ok": True, "pid": os.getpid()}) + "\n").encode())
-    ended = serve(core, 0, out)
+    try:
+        ended = serve(core, 0, out)
+    except BaseException as exc:  # whatever breaks the guardian, the output goes off first
+        core.controller_died(f"guardian error: {type(exc).__name__}: {exc}")
+        ended = "error"
+    if core.off_confirmed is False:
+        core.keep_trying_off(GIVE_UP_OFF_AFTER_S, time.sleep)  # the controller may be gone: nobody else will
     if ended != "released" and run_dir is not None and core.trip is not None:
-        state = "confirmed" if core.trip.confirmed else "NOT confirmed"
+        state = "confirmed" if core.off_confirmed else "NOT confirmed"
         mark_interrupted(run_dir, f"{core.trip.reason}: the guardian switched the output off ({state})")
     return 0
 

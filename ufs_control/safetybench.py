@@ -24,10 +24,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-SCENARIOS = ("kill", "sighup", "stall", "disconnect")
+SCENARIOS = ("kill", "sighup", "stall", "disconnect", "guardian-kill", "guardian-stop")
 STALL_S = 2.0
 HEATING_BEFORE_ACTION_S = 2.0
-TARGETS = {"kill": (0.25, 0.5), "sighup": (0.25, 0.5), "disconnect": (0.25, 0.5)}  # median, max in s
+TARGETS = {  # median, max in s
+    "kill": (0.25, 0.5),
+    "sighup": (0.25, 0.5),
+    "disconnect": (0.25, 0.5),
+    # the guardian itself killed or hung: the controller notices (EOF, or no reply within its call deadline
+    # of 2 supply timeouts + 0.1 s), kills it and switches off over a connection of its own
+    "guardian-kill": (0.25, 0.5),
+    "guardian-stop": (1.0, 1.5),
+}
 PROFILE = """name = "bench_safety"
 description = "a short ramp and hold for the safety benchmark"
 max_temperature_c = 1000
@@ -172,6 +180,10 @@ def run_trial(server: SimServerProcess, scenario: str, workdir: Path, watchdog_s
         elif scenario == "stall":
             t_break = time.monotonic()
             ctl.send_signal(signal.SIGSTOP)
+        elif scenario in ("guardian-kill", "guardian-stop"):
+            guardian = _child_pid(ctl.pid)
+            t_break = time.monotonic()
+            os.kill(guardian, signal.SIGKILL if scenario == "guardian-kill" else signal.SIGSTOP)
         else:
             t_break = server.drop_connections()
         t_off = server.wait_output(False, 5.0)
@@ -194,6 +206,20 @@ def run_trial(server: SimServerProcess, scenario: str, workdir: Path, watchdog_s
         for line in (new[-1] / "events.jsonl").read_text(encoding="utf-8").splitlines():
             events.append(json.loads(line))
     return Trial(scenario, off_after, code, outcome, reason, events)
+
+
+def _child_pid(parent: int) -> int:
+    """The pid of ``parent``'s child process (the guardian of a ``ufs run``)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent:
+            return int(entry.name)
+    raise RuntimeError(f"process {parent} has no child")
 
 
 def _stats(values: list[float]) -> dict[str, float]:

@@ -126,13 +126,15 @@ def test_an_unarmed_guardian_does_not_trip_on_silence() -> None:
 
 def test_a_lost_connection_is_reconnected_and_switched_off_through_the_new_one() -> None:
     first, second = FakeSupply(), FakeSupply()
-    psu, _core, _clock = guarded(first, second)
+    psu, core, _clock = guarded(first, second)
     psu.set_output(1, True)
     first.fail_with = InstrumentTimeout("fake", "V1 5;I1 2;*ESR?")
     with pytest.raises(GuardianTrip) as info:
         psu.set_voltage_and_current(1, 5.0, 2.0)
-    assert info.value.name == "supply_link"
-    assert "stopped answering" in info.value.reason and "reconnected and switched the output off" in info.value.reason
+    # The controller hears at once; the guardian then reconnects and switches off through the new connection.
+    assert info.value.name == "supply_link" and "stopped answering" in info.value.reason
+    assert core.trip is not None and "reconnected and switched the output off" in core.trip.reason
+    assert core.off_confirmed is True
     assert first.closed
     assert [c[0] for c in second.calls][:2] == ["lock_interface", "force_outputs_off"]
     assert ("set_all_outputs_off", ()) in second.calls
@@ -144,7 +146,14 @@ def test_release_switches_off_unlocks_and_closes() -> None:
     psu.set_output(1, True)
     assert psu.release() is True
     names = [c[0] for c in fake.calls]
-    assert names[-3:] == ["force_outputs_off", "set_all_outputs_off", "unlock_interface"]
+    # off at once, then confirmed from both outputs' state, then the lock released
+    assert names[-5:] == [
+        "force_outputs_off",
+        "set_all_outputs_off",
+        "read_output_state",
+        "read_output_state",
+        "unlock_interface",
+    ]
     assert fake.closed and not fake.on
 
 
@@ -167,6 +176,7 @@ def test_the_actuator_writes_only_changes_and_beats_otherwise() -> None:
     v, i = act.apply(50.0, 25.0)
     assert v > 0 and fake.on
     writes = sum(1 for c in fake.calls if c[0] == "set_voltage_and_current")
+    clock.advance(0.05)
     act.apply(50.0, 25.0)  # the same command: nothing written, the guardian still hears from the loop
     assert sum(1 for c in fake.calls if c[0] == "set_voltage_and_current") == writes
     assert core.last_beat == clock.now()

@@ -136,7 +136,8 @@ def test_end_action_hold_holds_the_last_setpoint_until_stopped(tmp_path: Path) -
         assert s.runner.plan is not None
         if sample.t_s > s.runner.plan.duration_s + 3.0:
             after.append((sample.setpoint_c, sample.temperature_c))
-        if sample.t_s > s.runner.plan.duration_s + 30.0:
+        # past twice the profile plus 60 s (the default maximum run time of a profile that ends by itself)
+        if sample.t_s > 2 * s.runner.plan.duration_s + 90.0:
             s.runner.request_abort("operator stop")
 
     s.runner.on_sample = watch
@@ -144,8 +145,8 @@ def test_end_action_hold_holds_the_last_setpoint_until_stopped(tmp_path: Path) -
         result = s.runner.run(profile)
     finally:
         s.close()
-    assert result.outcome is Outcome.FINISHED, result.reason
-    assert len(after) > 400  # held for ~27 s past the profile's end
+    assert result.outcome is Outcome.ABORTED and result.reason == "operator stop"  # held until stopped
+    assert len(after) > 2000  # held for well over 100 s past the profile's end
     assert all(sp == 900.0 for sp, _ in after)
     assert all(t is not None and abs(t - 900.0) < 5.0 for _, t in after)
 
@@ -162,5 +163,71 @@ def test_an_emergency_stop_between_runs_switches_off_an_output_left_on(tmp_path:
         assert s.runner.idle_off_confirmed is True
         assert s.sim.psu.read_output_state(1) is False
         assert s.runner.latch.tripped is not None and s.runner.latch.tripped.name == "emergency_stop"
+    finally:
+        s.close()
+
+
+def test_a_stall_in_the_last_ticks_of_a_profile_still_ends_tripped(tmp_path: Path) -> None:
+    from ufs_control.core.profile import parse_profile
+
+    profile = parse_profile(
+        {
+            "name": "ends_on_time",
+            "max_temperature_c": 900,
+            "segment": [{"type": "ramp", "target_c": 800, "rate_c_per_s": 50}, {"type": "hold", "duration_s": 3}],
+        }
+    )
+    s = session(tmp_path, plot=False)
+    stalled: list[float] = []
+
+    def stall(sample: Sample) -> None:
+        assert s.runner.plan is not None and s.sim is not None
+        if sample.t_s > s.runner.plan.duration_s - 0.3 and not stalled:
+            stalled.append(sample.t_s)
+            s.sim.clock.sleep(1.0)
+
+    s.runner.on_sample = stall
+    try:
+        result = s.runner.run(profile)
+    finally:
+        s.close()
+    assert stalled
+    assert result.outcome is Outcome.TRIPPED and result.trip_name == "watchdog", result.reason
+
+
+def test_an_emergency_stop_during_preflight_ends_tripped_before_anything_heats(tmp_path: Path) -> None:
+    s = session(tmp_path, plot=False)
+    try:
+        assert s.sim is not None
+        runner = s.runner
+        original = runner.pyrometer.identify
+
+        def identify_then_press() -> object:
+            runner.emergency_stop()  # pressed while preflight talks to the instruments
+            return original()
+
+        runner.pyrometer.identify = identify_then_press  # type: ignore[method-assign]
+        result = runner.run(llzo())
+        assert result.outcome is Outcome.TRIPPED and result.trip_name == "emergency_stop", result.reason
+        assert s.sim.rig.truth().felt_c < 30.0
+        assert runner.idle_off is None  # the stop went through the run, not a second session
+    finally:
+        s.close()
+
+
+def test_a_full_runs_folder_fails_before_the_supply_is_touched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import shutil
+    from collections import namedtuple
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 10**6, 10**6))
+    s = session(tmp_path, plot=False)
+    try:
+        result = s.runner.run(llzo())
+        assert result.outcome is Outcome.FAILED and result.preflight_failed
+        assert "MB free" in result.reason
+        assert s.runner.state is RunState.FAILED
+        assert json.loads((result.run_dir / "run.json").read_text())["outcome"] == "failed"  # type: ignore[operator]
+        assert s.runner.run(llzo()).outcome is Outcome.FAILED  # not stuck: it can be tried again
     finally:
         s.close()

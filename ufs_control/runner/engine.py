@@ -32,7 +32,7 @@ from ufs_control.control.model import PlantModel
 from ufs_control.core.clock import Clock
 from ufs_control.core.errors import InstrumentError, SupplyInUseError, UfsError
 from ufs_control.core.instruments import LimitStatus, Pyrometer, PyrometerReading, PyrometerStatus
-from ufs_control.core.interlocks import InterlockLatch, Trip, evaluate
+from ufs_control.core.interlocks import INTERLOCKS, InterlockLatch, Snapshot, Trip, evaluate
 from ufs_control.core.profile import Plan, Profile, plan
 from ufs_control.core.rig import RigConfig
 from ufs_control.runner.actuator import AMBIENT_C, PowerActuator, ResistanceEstimator
@@ -59,7 +59,8 @@ COLD_PROBE_A = 2.0
 COLD_PROBE_S = 0.6  # two meter refreshes
 PYROMETER_READY_S = 3.0
 MIN_FREE_BYTES = 50 * 1024 * 1024
-INSTRUMENT_TRIPS = ("supply_silent", "supply_link")  # trips that mean "an instrument stopped answering"
+INSTRUMENT_TRIPS = ("supply_silent", "supply_link")
+HOLD_AT_END_MAX_S = 48 * 3600.0  # trips that mean "an instrument stopped answering"
 
 
 class RunState(enum.Enum):
@@ -147,7 +148,12 @@ class _Run:
         self.psu: GuardedSupply | None = None
         self.resistance = ResistanceEstimator(runner.model, len(rig.channels))
         self.actuator: PowerActuator | None = None
-        max_run = rig.limits.max_run_s if rig.limits.max_run_s is not None else laid.duration_s * 2.0 + 60.0
+        if rig.limits.max_run_s is not None:
+            max_run = rig.limits.max_run_s
+        elif laid.profile.end_action == "hold":
+            max_run = HOLD_AT_END_MAX_S  # "until stopped", within the longest run the records are meant for
+        else:
+            max_run = laid.duration_s * 2.0 + 60.0
         self.monitors = Monitors(rig.limits, self.resistance, max_run)
         self.samples = SampleLog()
         self.periods = array("d")
@@ -254,9 +260,10 @@ class Runner:
         self.latch.latch(Trip("emergency_stop", "EMERGENCY STOP pressed", self.clock.now() - self._t0))
         self.off_sent_t = self.clock.now()
         run = self._run
-        if run is not None and run.psu is not None and self.state in (RunState.PREFLIGHT, RunState.RUNNING):
-            run.psu.urgent_stop()
-            return
+        if self.state in (RunState.PREFLIGHT, RunState.RUNNING):
+            if run is not None and run.psu is not None:
+                run.psu.urgent_stop()
+            return  # a run without its guardian yet sees the latch before it switches anything on
         self.idle_off = threading.Thread(target=self._switch_off_idle, name="ufs-estop-idle", daemon=True)
         self.idle_off.start()
 
@@ -322,6 +329,7 @@ class Runner:
             if self.latch.tripped is not None or self._state not in CLAIMABLE:
                 return False
             self._state = RunState.PREFLIGHT
+            self._abort_reason = None  # here, not in the worker: an abort right after the start must count
             return True
 
     def _transition(self, event: str) -> None:
@@ -377,7 +385,6 @@ class Runner:
         """The run itself, once :meth:`_claim` has moved the state to PREFLIGHT."""
         if self.idle_off is not None:
             self.idle_off.join(10.0)  # an emergency stop's off between runs holds the supply for a moment
-        self._abort_reason = None
         started = utc_now()
         self._t0 = self.clock.now()
         self.buffer.clear()
@@ -400,34 +407,35 @@ class Runner:
         self._event("state", old=RunState.IDLE.value, new=RunState.PREFLIGHT.value)
         self._write_run_json(profile, operator, sample_id, started, None)
         off = True
-        unreachable: InstrumentError | None = None
-        try:
-            run.psu = self.open_supply(
-                SupplyRequest(self.rig.limits.watchdog_s, self._last_run_dir, self._t0, self._emit)
-            )
-        except SupplyInUseError:
-            self._abandon(run)  # nothing was sent but IFLOCK: no run happened, leave no record
-            raise
-        except InstrumentError as exc:
-            unreachable = exc  # recorded as a failed preflight below
+        in_use: SupplyInUseError | None = None
         try:
             try:
-                self._check_runs_folder()
-                if unreachable is not None:
-                    raise unreachable
-                assert run.psu is not None
+                self._check_runs_folder()  # before the guardian: a full disk must not touch the supply
+                try:
+                    run.psu = self.open_supply(
+                        SupplyRequest(self.rig.limits.watchdog_s, self._last_run_dir, self._t0, self._emit)
+                    )
+                except SupplyInUseError as exc:
+                    in_use = exc  # nothing was sent but IFLOCK: no run happened, leave no record
+                    raise
                 run.actuator = PowerActuator(run.psu, self.rig.channels, self.rig.limits, run.resistance)
+                self._stop_if_requested()
                 self._preflight(run)
             except (PreflightError, InstrumentError) as exc:
+                if in_use is not None:
+                    raise
+                self._stop_if_requested()  # an emergency stop or abort is why the preflight call was refused
                 preflight_failed = True
                 instrument_failure = isinstance(exc, InstrumentError) or "not answering" in str(exc)
                 raise _Stop(Outcome.FAILED, f"preflight: {exc}") from exc
-            if self._abort_reason is not None:
-                raise _Stop(Outcome.ABORTED, self._abort_reason)
+            self._stop_if_requested()
             self._transition("ready")
             run.psu.arm()
             self._loop(profile, run)
+            self._check_link(run)  # a stall or a lost link in the last ticks still ends the run tripped
             outcome, reason = Outcome.FINISHED, "profile completed"
+        except SupplyInUseError:
+            pass  # handled after the finally
         except _Stop as stop:
             outcome, reason, trip = stop.outcome, stop.reason, stop.trip
             instrument_failure = instrument_failure or stop.instrument
@@ -437,12 +445,16 @@ class Runner:
             outcome, reason = Outcome.FAILED, f"{type(exc).__name__}: {exc}"
             self._event("error", message=reason, traceback=traceback.format_exc())
         finally:
-            off = self._shut_down(run)
-            if trip is not None:
-                self._event("trip", interlock=trip.name, reason=trip.reason, detected_t_s=round(trip.t_s, 4))
-            self._event("output_off", confirmed=off)
-            if self.state in (RunState.PREFLIGHT, RunState.RUNNING):
-                self._transition(OUTCOME_EVENT[outcome])
+            if in_use is None:
+                off = self._shut_down(run)
+                if trip is not None:
+                    self._event("trip", interlock=trip.name, reason=trip.reason, detected_t_s=round(trip.t_s, 4))
+                self._event("output_off", confirmed=off)
+                if self.state in (RunState.PREFLIGHT, RunState.RUNNING):
+                    self._transition(OUTCOME_EVENT[outcome])
+        if in_use is not None:
+            self._abandon(run)
+            raise in_use
         return self._finish(
             profile,
             operator,
@@ -458,6 +470,32 @@ class Runner:
                 instrument_failure,
             ),
         )
+
+    def _stop_if_requested(self) -> None:
+        """An emergency stop or an abort that came during preflight ends the run before anything heats."""
+        trip = self.latch.tripped
+        if self._estop and trip is not None:
+            raise _Stop(Outcome.TRIPPED, trip.reason, trip)
+        if self._abort_reason is not None:
+            raise _Stop(Outcome.ABORTED, self._abort_reason)
+
+    def _check_link(self, run: _Run) -> None:
+        """Ask the guardian once more, and trip if it or the loop's own timing says the loop stalled."""
+        assert run.psu is not None
+        try:
+            run.psu.keepalive()
+        except InstrumentError as exc:
+            run.monitors.on_supply_failure(exc)
+        mon = run.monitors
+        t = self.clock.now() - self._t0
+        snap = Snapshot(
+            t, False, None, PyrometerReading(PyrometerStatus.NOT_READY), guardian=mon.guardian, stalled_s=mon.stalled_s
+        )
+        for name in ("supply_link", "watchdog"):
+            reason = INTERLOCKS[name](snap, self.rig.limits)
+            if reason is not None:
+                latched = self.latch.latch(Trip(name, reason, t))
+                raise _Stop(Outcome.TRIPPED, latched.reason, latched, instrument=name == "supply_link")
 
     def _abandon(self, run: _Run) -> None:
         """Undo a run that never touched the supply: stop the sinks, remove its folder, back to idle."""
@@ -477,9 +515,9 @@ class Runner:
         """Output off at once, then the guardian confirms, unlocks and exits. True when off is confirmed."""
         if run.psu is None:
             return True
-        assert run.actuator is not None
-        run.actuator.off()
-        self.off_sent_t = self.clock.now()
+        if run.actuator is not None:
+            run.actuator.off()
+            self.off_sent_t = self.clock.now()
         confirmed = run.psu.release()
         if run.psu.fallback_used is not None:
             self._event("guardian_fallback", confirmed=run.psu.fallback_used)
@@ -646,6 +684,7 @@ class Runner:
         while (left := end - self.clock.now()) > 0:
             self.clock.sleep(min(self.period_s, left))
             psu.keepalive()
+            self._stop_if_requested()
 
     def _measure_cold_resistance(self, run: _Run) -> None:
         """Measure the load at a low probe power; refuse an open or implausible load."""
@@ -653,6 +692,7 @@ class Runner:
         assert psu is not None and actuator is not None
         expected = self.model.channel_resistance_ohm(AMBIENT_C)
         values = []
+        self._stop_if_requested()
         for ch in self.rig.channels:
             psu.set_voltage_and_current(ch, COLD_PROBE_V, COLD_PROBE_A)
             psu.set_output(ch, True)
@@ -720,10 +760,8 @@ class Runner:
         pos = timeline.locate(t)
         if pos is None:
             return False
-        finished = pos.finished
+        finished = pos.finished  # holding the last setpoint (end_action = "hold") until stopped
         if self._abort_reason is not None and not self._estop:
-            if finished:
-                return False
             raise _Stop(Outcome.ABORTED, self._abort_reason)
         if pos.entered:
             seg = pos.segment

@@ -26,6 +26,7 @@ import os
 import select
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -63,6 +64,7 @@ METHODS: dict[str, bool] = {
     "reset_trips": True,
 }
 CONFIRM_ATTEMPTS = 3
+OFF_METHODS = ("set_all_outputs_off", "force_outputs_off")
 
 
 class LockableSupply(Protocol):
@@ -185,6 +187,8 @@ class GuardianCore:
         self.last_beat = clock.now()
         self.trip: GuardianTrip | None = None
         self.released = False
+        self.recovering: InstrumentError | None = None  # the connection failed; reconnect after replying
+        self.off_confirmed: bool | None = None  # the last off: confirmed from the output state, or not
 
     # --- life cycle -------------------------------------------------------------------------------
 
@@ -254,7 +258,7 @@ class GuardianCore:
         if method not in METHODS:
             raise GuardianError(f"unknown supply call {method!r}")
         writes = METHODS[method] and not (method == "set_output" and len(args) > 1 and not args[1])
-        if self.trip is not None and writes:
+        if self.trip is not None and (writes or self.psu is None):
             raise self.trip
         if self.psu is None:
             raise GuardianError("no supply connection")
@@ -265,7 +269,17 @@ class GuardianCore:
         except (InstrumentReportedError, InstrumentReplyError, InstrumentIdentityError, OutOfRangeError):
             raise  # the supply answered: the controller's interlocks decide
         except InstrumentError as exc:
-            raise self._connection_lost(exc) from exc
+            # Answer at once so the controller trips now; :meth:`recover` reconnects and switches off next.
+            self.recovering = exc
+            what = "stopped answering" if isinstance(exc, InstrumentTimeout) else "connection lost"
+            cause = f"no reply to {exc.command!r}" if isinstance(exc, InstrumentTimeout) else _cause(exc)
+            if self.trip is None:
+                self.trip = GuardianTrip(
+                    "supply_link",
+                    f"supply {self.name} {what} ({cause}); switching the output off through a new connection",
+                    confirmed=False,
+                )
+            raise self.trip from exc
 
     # --- the guardian's own actions -----------------------------------------------------------------
 
@@ -300,9 +314,12 @@ class GuardianCore:
             self.trip = GuardianTrip(name, reason, confirmed)
         self.record({"type": "guardian", "action": "output_off", "reason": reason, "confirmed": confirmed})
 
-    def _connection_lost(self, exc: InstrumentError) -> GuardianTrip:
-        """The supply dropped the connection or stopped answering: reconnect, switch off, trip."""
-        what = "stopped answering" if isinstance(exc, InstrumentTimeout) else "connection lost"
+    def recover(self) -> None:
+        """After a lost or silent connection (already answered with a trip): reconnect, switch off, confirm."""
+        exc = self.recovering
+        if exc is None:
+            return
+        self.recovering = None
         old, self.psu = self.psu, None
         if old is not None:
             try:
@@ -313,25 +330,45 @@ class GuardianCore:
                 old.close()
             except Exception:
                 pass
-        try:
-            self.open()
-            how = "reconnected and switched the output off"
-        except UfsError as reopen:
-            how = f"could not reconnect ({reopen})"
-        confirmed = self._quench()
-        cause = f"no reply to {exc.command!r}" if isinstance(exc, InstrumentTimeout) else str(exc).rsplit(": ", 1)[-1]
+        confirmed = self._quench()  # reconnects first
+        how = "reconnected and switched the output off" if self.psu is not None else "could not reconnect"
+        what = "stopped answering" if isinstance(exc, InstrumentTimeout) else "connection lost"
+        cause = f"no reply to {exc.command!r}" if isinstance(exc, InstrumentTimeout) else _cause(exc)
         reason = f"supply {self.name} {what} ({cause}); {how}" + ("" if confirmed else ", NOT confirmed")
-        trip = GuardianTrip("supply_link", reason, confirmed)
-        if self.trip is None:
-            self.trip = trip
+        if self.trip is None or self.trip.name == "supply_link":
+            self.trip = GuardianTrip("supply_link", reason, confirmed)
         self.record({"type": "guardian", "action": "output_off", "reason": reason, "confirmed": confirmed})
-        return self.trip
+
+    def keep_trying_off(self, give_up_after_s: float, sleep: Callable[[float], None]) -> bool:
+        """The off could not be confirmed and the controller is gone: keep reconnecting and switching off,
+        backing off from 0.5 s to 10 s, recording each attempt, until confirmed or ``give_up_after_s``."""
+        wait, end = 0.5, self.clock.now() + give_up_after_s
+        while not self.off_confirmed and self.clock.now() < end:
+            sleep(wait)
+            wait = min(wait * 2.0, 10.0)
+            if self.psu is not None:
+                try:
+                    self.psu.close()
+                except Exception:
+                    pass
+                self.psu = None
+            confirmed = self._quench()
+            self.record({"type": "guardian", "action": "retry_off", "confirmed": confirmed})
+        return bool(self.off_confirmed)
 
     def _quench(self) -> bool:
-        """Send the off command at once, then confirm it from the output state; True when confirmed."""
+        """Send the off command at once, then confirm it from the output state; True when confirmed.
+
+        Without a connection it reconnects first (taking the lock again).
+        """
+        if self.psu is None:
+            try:
+                self.open()
+            except UfsError:
+                self.off_confirmed = False
+                return False
         psu = self.psu
-        if psu is None:
-            return False
+        confirmed = False
         for _ in range(CONFIRM_ATTEMPTS):
             try:
                 psu.force_outputs_off()
@@ -339,10 +376,18 @@ class GuardianCore:
                 pass
             try:
                 psu.set_all_outputs_off()
-                return True
+                confirmed = not any(psu.read_output_state(ch) for ch in (1, 2))
             except UfsError:
                 continue
-        return False
+            if confirmed:
+                break
+        self.off_confirmed = confirmed
+        return confirmed
+
+
+def _cause(exc: Exception) -> str:
+    """The innermost part of an error message (drivers prefix the instrument and the command)."""
+    return str(exc).rsplit(": ", 1)[-1]
 
 
 # --- the guardian as a process ----------------------------------------------------------------------
@@ -394,8 +439,10 @@ def serve(core: GuardianCore, rfd: int, wfd: int) -> str:
                 try:
                     os.write(wfd, (json.dumps(reply) + "\n").encode())
                 except OSError:
+                    core.recover()
                     core.controller_died()
                     return "died"
+                core.recover()
                 if core.released:
                     return "released"
         core.check_watchdog()
@@ -407,7 +454,7 @@ def serve(core: GuardianCore, rfd: int, wfd: int) -> str:
 class Link(Protocol):
     """A request/reply channel to a guardian."""
 
-    def request(self, message: dict[str, Any]) -> dict[str, Any]: ...
+    def request(self, message: dict[str, Any], long: bool = False) -> dict[str, Any]: ...
 
     def urgent_stop(self) -> None: ...
 
@@ -425,10 +472,12 @@ class LocalLink:
         self.core = core
         self._lock = threading.RLock()
 
-    def request(self, message: dict[str, Any]) -> dict[str, Any]:
+    def request(self, message: dict[str, Any], long: bool = False) -> dict[str, Any]:
         with self._lock:
             self.core.check_watchdog()
-            return self.core.handle(message)
+            reply = self.core.handle(message)
+            self.core.recover()
+            return reply
 
     def urgent_stop(self) -> None:
         with self._lock:
@@ -447,17 +496,27 @@ class PipeLink:
     group), Ctrl-C or Ctrl-\\ reach the controller but not the guardian.
     """
 
-    def __init__(self, argv: Sequence[str], *, start_timeout_s: float = 15.0, call_timeout_s: float = 2.0) -> None:
-        self.call_timeout_s = call_timeout_s
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        start_timeout_s: float = 15.0,
+        call_timeout_s: float = 0.5,
+        end_timeout_s: float = 5.0,
+    ) -> None:
+        self.call_timeout_s = call_timeout_s  # one supply call: a guardian that takes longer is hung
+        self.end_timeout_s = end_timeout_s  # switching off, confirming, reconnecting
         self._lock = threading.Lock()
         self._buffer = b""
         self.dead: str | None = None
+        # Its messages go to a file, never a pipe nobody reads (a full pipe would block the guardian).
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
         try:
             self.proc = subprocess.Popen(
                 list(argv),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
+                stderr=self._stderr,
                 start_new_session=True,
                 close_fds=True,
             )
@@ -478,7 +537,8 @@ class PipeLink:
     def pid(self) -> int:
         return int(self.proc.pid)
 
-    def request(self, message: dict[str, Any]) -> dict[str, Any]:
+    def request(self, message: dict[str, Any], long: bool = False) -> dict[str, Any]:
+        """Send one request and wait for its reply; ``long`` for requests that switch off and confirm."""
         with self._lock:
             if self.dead is not None:
                 raise GuardianError(self.dead)
@@ -486,7 +546,7 @@ class PipeLink:
                 os.write(self._wfd, (json.dumps(message) + "\n").encode())
             except OSError:
                 raise self._died("closed its pipe") from None
-            deadline = time.monotonic() + self.call_timeout_s
+            deadline = time.monotonic() + (self.end_timeout_s if long else self.call_timeout_s)
             while True:
                 line = self._read_line(deadline)
                 if line is None:
@@ -518,12 +578,12 @@ class PipeLink:
         except subprocess.TimeoutExpired:
             code = None
         detail = ""
-        if self.proc.stderr is not None:
-            try:
-                os.set_blocking(self.proc.stderr.fileno(), False)
-                detail = (self.proc.stderr.read() or b"").decode(errors="replace").strip().splitlines()[-1:][0]
-            except (OSError, IndexError, TypeError):
-                detail = ""
+        try:
+            self._stderr.seek(0)
+            lines = self._stderr.read().decode(errors="replace").strip().splitlines()
+            detail = lines[-1] if lines else ""
+        except OSError:
+            detail = ""
         how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
         self.dead = f"guardian process {what} ({how})" + (f": {detail}" if detail else "")
         return GuardianError(self.dead)
@@ -537,7 +597,7 @@ class PipeLink:
                 pass
 
     def close(self) -> None:
-        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+        for stream in (self.proc.stdin, self.proc.stdout):
             if stream is not None:
                 try:
                     stream.close()
@@ -546,8 +606,8 @@ class PipeLink:
         try:
             self.proc.wait(5.0)  # EOF on its stdin: it switches off and exits by itself
         except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(2.0)
+            pass  # still trying to confirm an off it could not confirm: leave it to it
+        self._stderr.close()
 
 
 class GuardedSupply:
@@ -563,18 +623,25 @@ class GuardedSupply:
         self._ids = 0
         self._ids_lock = threading.Lock()
         self.fallback_used: bool | None = None
+        self.tripped = False
 
     def _request(self, op: str, **fields: Any) -> Any:
         with self._ids_lock:
             self._ids += 1
             rid = self._ids
+        # Switching off (and anything after the guardian tripped, when it may be reconnecting) may take a
+        # few supply timeouts; any other call must come back within one, or the guardian is hung.
+        long = self.tripped or op in ("release", "stop") or fields.get("method") in OFF_METHODS
         try:
-            reply = self.link.request({"id": rid, "op": op, **fields})
+            reply = self.link.request({"id": rid, "op": op, **fields}, long=long)
         except GuardianError as exc:
             raise self._guardian_gone(exc) from None
         if reply.get("ok"):
             return reply.get("value")
-        raise decode_error(reply.get("error", {}))
+        error = decode_error(reply.get("error", {}))
+        if isinstance(error, GuardianTrip):
+            self.tripped = True
+        raise error
 
     def _guardian_gone(self, exc: GuardianError) -> GuardianError:
         if self.fallback_used is None and self.fallback_off is not None:
