@@ -407,6 +407,9 @@ def run_gui(
 ) -> int:
     """Open the operator window on the simulator or the rig."""
     from ufs_control.gui.main import launch
+    from ufs_control.runner.records import recover_interrupted
 
+    for folder in recover_interrupted(runs_dir):
+        print(f"note: run {folder.name} was left running by a process that died; marked interrupted", flush=True)
     backend = GuiBackend(runs_dir, speed=speed, faults=faults)
     return launch(backend, rig, simulate, profile, run, screenshot, screenshot_at_s)
