@@ -84,7 +84,7 @@ def test_a_temperature_limit_at_the_bottom_of_the_range_could_never_trip(tmp_pat
 def test_the_slow_pyrometer_timeout_of_the_issue_is_refused(tmp_path: Path) -> None:
     err = refused(tmp_path, "[pyrometer]\ntimeout_s = 100\n")
     assert err.field == "pyrometer.timeout_s"
-    assert err.message.startswith("100 is out of range: allowed 0.01 <= value <= 1 (")
+    assert err.message.startswith("100 is out of range: allowed 0.01 <= value <= 0.8 (")
 
 
 def test_margins_and_timeouts_of_1e9_are_refused(tmp_path: Path) -> None:

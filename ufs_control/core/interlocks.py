@@ -119,7 +119,7 @@ def loop_break(s: Snapshot, lim: Limits) -> str | None:
 
 
 def felt_open(s: Snapshot, lim: Limits) -> str | None:
-    if s.open_count >= 2:
+    if s.open_count >= lim.open_circuit_reads:
         return (
             f"felt open circuit: {s.current_a or 0.0:.2f} A measured where {s.expected_current_a or 0.0:.2f} A "
             f"is expected at {s.voltage_v or 0.0:.2f} V"
@@ -128,7 +128,7 @@ def felt_open(s: Snapshot, lim: Limits) -> str | None:
 
 
 def felt_short(s: Snapshot, lim: Limits) -> str | None:
-    if s.resistance_ratio is not None and s.resistance_ratio < 0.5:
+    if s.resistance_ratio is not None and s.resistance_ratio < lim.felt_short_ratio:
         return f"felt short: resistance at {s.resistance_ratio:.0%} of the expected value"
     return None
 
@@ -153,7 +153,7 @@ def supply_error(s: Snapshot, lim: Limits) -> str | None:
 
 
 def supply_silent(s: Snapshot, lim: Limits) -> str | None:
-    if s.supply_failures >= 2:
+    if s.supply_failures >= lim.supply_failures_max:
         return f"supply not answering ({s.supply_failures} failed transactions in a row)"
     return None
 

@@ -60,6 +60,9 @@ class Limits:
     high_power_fraction: float = 0.9  # "near-full power" for the loop-break check, of the envelope
     open_circuit_fraction: float = 0.05  # measured current below this fraction of the expected: open felt
     open_circuit_min_v: float = 2.0  # ... checked only above this voltage
+    open_circuit_reads: float = 2.0  # ... in this many meter reads in a row (4 Hz)
+    felt_short_ratio: float = 0.5  # resistance below this fraction of the expected value: a short
+    supply_failures_max: float = 2.0  # failed supply transactions in a row that mean "not answering"
 
 
 @dataclass(frozen=True)
@@ -244,7 +247,10 @@ RIG_RANGES: dict[str, Range | Callable[[RigConfig], Range]] = {
         0.0, 3500.0, "a two-colour head reads nothing below 0 °C", "two-colour heads end at about 3500 °C"
     ),
     "pyrometer.timeout_s": Range(
-        0.01, 1.0, "a reply at 19200 baud takes several ms", "a silent pyrometer must be noticed within a second"
+        0.01,
+        0.8,
+        "a reply at 19200 baud takes several ms",
+        "a silent pyrometer must be noticed within a second, and a read must fit inside the longest watchdog",
     ),
     "controller.loop_hz": Range(
         5.0,
@@ -355,6 +361,24 @@ RIG_RANGES: dict[str, Range | Callable[[RigConfig], Range]] = {
         0.5,
         "the meters' 10 mA resolution",
         "more than half the expected current flows through a felt that is still there",
+    ),
+    "limits.open_circuit_reads": Range(
+        1.0,
+        8.0,
+        "one read is the least evidence",
+        "eight reads at 4 Hz are 2 s of heating an open circuit's arcing contacts",
+    ),
+    "limits.felt_short_ratio": Range(
+        0.1,
+        0.9,
+        "below a tenth the short has already burnt through",
+        "the felts' resistance legitimately falls to about 60 % of its cold value when hot",
+    ),
+    "limits.supply_failures_max": Range(
+        1.0,
+        10.0,
+        "one failed transaction is the least evidence",
+        "ten failed transactions at 4 Hz leave the supply unwatched for 2.5 s",
     ),
     "limits.open_circuit_min_v": Range(
         0.5,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from ufs_control.control.handover import fit_line
 from ufs_control.runner.records import Columns, Sample, SampleLog, columns_of
 
 BAND_K = 5.0
@@ -120,10 +121,7 @@ def compute(samples: Sequence[Sample], cooling_to_c: float = 500.0) -> dict[str,
             if engaged[i] and kind[i] == ramp_code and t[i] < hold_start_t and _ok(temp[i])
         ]
         if len(pts) >= 3:
-            mt = sum(x for x, _ in pts) / len(pts)
-            my = sum(y for _, y in pts) / len(pts)
-            den = sum((x - mt) ** 2 for x, _ in pts)
-            m["ramp_rate_c_per_s"] = sum((x - mt) * (y - my) for x, y in pts) / den if den > 0 else None
+            m["ramp_rate_c_per_s"] = fit_line(pts, pts[-1][0])[1]
         closed_kinds = (ramp_code, hold_code, step_code)
         m["iae_ks"] = sum(
             abs(err[i]) * dts[i] for i in range(n) if engaged[i] and _ok(err[i]) and kind[i] in closed_kinds
