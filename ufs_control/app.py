@@ -12,6 +12,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -201,9 +202,18 @@ def process_supply(rig: RigConfig) -> SupplyOpener:
     return open_supply
 
 
+def resource_key(resource: str) -> str:
+    """What identifies the supply behind ``resource`` on this computer: a serial port by its real device
+    (``/dev/serial/by-id/...`` and ``/dev/ttyUSB0`` are the same port), a LAN address by its text."""
+    m = re.fullmatch(r"\s*ASRL(.+?)::INSTR\s*", resource, re.IGNORECASE)
+    if m is not None and m.group(1).startswith("/"):
+        return "ASRL" + os.path.realpath(m.group(1))
+    return resource.strip().upper()
+
+
 def _machine_lock(resource: str) -> IO[str] | None:
     """Hold a lock file for ``resource`` on this computer (None when another process holds it)."""
-    digest = hashlib.sha1(resource.strip().upper().encode()).hexdigest()[:16]
+    digest = hashlib.sha1(resource_key(resource).encode()).hexdigest()[:16]
     folder = Path(tempfile.gettempdir()) / "ufs-control-locks"
     folder.mkdir(exist_ok=True)
     fh = open(folder / f"supply-{digest}.lock", "w", encoding="utf-8")  # noqa: SIM115

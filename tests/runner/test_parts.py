@@ -244,3 +244,16 @@ def test_the_hand_over_waits_for_valid_readings_above_the_range_start() -> None:
         parse_profile({"name": "r", "segment": [{"type": "ramp", "target_c": 1025, "rate_c_per_s": 100}]}), 25.0
     ).segments[0]
     assert rebase_time(seg, 525.0, 1.0) == pytest.approx(5.0)
+
+
+def test_a_serial_port_is_one_supply_whatever_path_names_it(tmp_path: Any) -> None:
+    import os
+
+    from ufs_control.app import resource_key
+
+    device = tmp_path / "ttyUSB0"
+    device.write_text("")
+    alias = tmp_path / "usb-Thurlby_CPX400DP-if00"
+    os.symlink(device, alias)
+    assert resource_key(f"ASRL{alias}::INSTR") == resource_key(f"ASRL{device}::INSTR")
+    assert resource_key("TCPIP::10.0.0.5::9221::SOCKET") != resource_key("TCPIP::10.0.0.6::9221::SOCKET")
