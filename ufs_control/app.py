@@ -196,7 +196,7 @@ def process_supply(rig: RigConfig) -> SupplyOpener:
             argv += ["--run-dir", str(request.run_dir)]
         # A call is one supply transaction (at most two reads); switching off may reconnect and confirm.
         timeout = rig.psu.timeout_s
-        link = PipeLink(argv, call_timeout_s=2 * timeout + 0.1, end_timeout_s=12 * timeout + 1.0)
+        link = PipeLink(argv, call_timeout_s=2 * timeout + 0.1, end_timeout_s=12 * timeout + 3.0)
         return GuardedSupply(link, fallback_off)
 
     return open_supply

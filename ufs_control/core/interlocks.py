@@ -57,6 +57,7 @@ class Trip:
 
 
 Predicate = Callable[[Snapshot, Limits], str | None]
+STALL_HINT = "; on a busy computer close other programs, or raise limits.watchdog_s (at most 1 s)"
 
 
 def over_temperature(s: Snapshot, lim: Limits) -> str | None:
@@ -91,7 +92,7 @@ def watchdog(s: Snapshot, lim: Limits) -> str | None:
     if s.guardian is not None:
         return s.guardian[1]
     if s.stalled_s > lim.watchdog_s:
-        return f"control loop stalled {s.stalled_s * 1000:.0f} ms (watchdog {lim.watchdog_s:g} s)"
+        return f"control loop stalled {s.stalled_s * 1000:.0f} ms (watchdog {lim.watchdog_s:g} s)" + STALL_HINT
     return None
 
 

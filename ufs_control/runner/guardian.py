@@ -46,6 +46,7 @@ from ufs_control.core.errors import (
     UfsError,
 )
 from ufs_control.core.instruments import Identity, LimitStatus
+from ufs_control.core.interlocks import STALL_HINT
 
 # Supply calls the controller may send, and whether each is a write the guardian refuses after a trip.
 METHODS: dict[str, bool] = {
@@ -64,6 +65,7 @@ METHODS: dict[str, bool] = {
     "reset_trips": True,
 }
 CONFIRM_ATTEMPTS = 3
+RELEASE_RETRY_S = 2.0  # how long the normal end keeps trying an off it could not confirm at once
 OFF_METHODS = ("set_all_outputs_off", "force_outputs_off")
 
 
@@ -207,8 +209,11 @@ class GuardianCore:
         self.last_beat = self.clock.now()
 
     def release(self) -> bool:
-        """The normal end: output off and confirmed, lock released, connection closed. True if confirmed."""
-        confirmed = self._quench()
+        """The normal end: output off and confirmed, lock released, connection closed. True if confirmed.
+
+        An off that cannot be confirmed at once is tried again for a moment before the answer goes back.
+        """
+        confirmed = self._quench() or self.keep_trying_off(RELEASE_RETRY_S, self.clock.sleep)
         self.released = True
         self.armed = False
         psu, self.psu = self.psu, None
@@ -289,7 +294,9 @@ class GuardianCore:
             return
         silent = self.clock.now() - self.last_beat
         if silent > self.watchdog_s:
-            self._trip("watchdog", f"control loop stalled {silent * 1000:.0f} ms (watchdog {self.watchdog_s:g} s)")
+            self._trip(
+                "watchdog", f"control loop stalled {silent * 1000:.0f} ms (watchdog {self.watchdog_s:g} s){STALL_HINT}"
+            )
 
     def time_to_watchdog(self) -> float | None:
         """Seconds until the watchdog would fire (None when it is not armed)."""
@@ -344,14 +351,9 @@ class GuardianCore:
         backing off from 0.5 s to 10 s, recording each attempt, until confirmed or ``give_up_after_s``."""
         wait, end = 0.5, self.clock.now() + give_up_after_s
         while not self.off_confirmed and self.clock.now() < end:
-            sleep(wait)
+            sleep(min(wait, max(0.0, end - self.clock.now())))
             wait = min(wait * 2.0, 10.0)
-            if self.psu is not None:
-                try:
-                    self.psu.close()
-                except Exception:
-                    pass
-                self.psu = None
+            self._drop_connection()
             confirmed = self._quench()
             self.record({"type": "guardian", "action": "retry_off", "confirmed": confirmed})
         return bool(self.off_confirmed)
@@ -359,17 +361,16 @@ class GuardianCore:
     def _quench(self) -> bool:
         """Send the off command at once, then confirm it from the output state; True when confirmed.
 
-        Without a connection it reconnects first (taking the lock again).
+        Without a connection, or after one that failed, it reconnects (taking the lock again) and tries again.
         """
-        if self.psu is None:
-            try:
-                self.open()
-            except UfsError:
-                self.off_confirmed = False
-                return False
-        psu = self.psu
         confirmed = False
         for _ in range(CONFIRM_ATTEMPTS):
+            if self.psu is None:
+                try:
+                    self.open()
+                except UfsError:
+                    continue
+            psu = self.psu
             try:
                 psu.force_outputs_off()
             except UfsError:
@@ -377,12 +378,23 @@ class GuardianCore:
             try:
                 psu.set_all_outputs_off()
                 confirmed = not any(psu.read_output_state(ch) for ch in (1, 2))
+            except (InstrumentReportedError, InstrumentReplyError):
+                continue  # it answered (a refusal, garbage): the connection itself is fine
             except UfsError:
+                self._drop_connection()  # silent or gone: the next attempt goes through a new connection
                 continue
             if confirmed:
                 break
         self.off_confirmed = confirmed
         return confirmed
+
+    def _drop_connection(self) -> None:
+        psu, self.psu = self.psu, None
+        if psu is not None:
+            try:
+                psu.close()
+            except Exception:
+                pass
 
 
 def _cause(exc: Exception) -> str:
