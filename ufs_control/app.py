@@ -138,6 +138,7 @@ def _plot(run_dir: Path, samples: SampleLog, laid: Any) -> None:
 # --- the guardian -------------------------------------------------------------------------------------
 
 GUARDIAN_MODULE = "ufs_control.guardian_main"
+FALLBACK_OFF_S = 5.0  # how long the controller keeps trying to switch off itself when its guardian died
 GIVE_UP_OFF_AFTER_S = 600.0  # how long a guardian keeps trying to confirm an off after its controller is gone
 
 
@@ -169,14 +170,24 @@ def process_supply(rig: RigConfig) -> SupplyOpener:
         raise ConfigError(rig.source, "psu.resource", "no supply address")
 
     def fallback_off() -> bool:
-        """Used only when the guardian died: switch off over a fresh connection of our own."""
-        psu = Cpx400dp.open(resource, timeout_s=rig.psu.timeout_s)
-        try:
-            psu.force_outputs_off()
-            psu.set_all_outputs_off()
-            return not any(psu.read_output_state(ch) for ch in rig.channels)
-        finally:
-            psu.close()
+        """Used only when the guardian died: switch off over a fresh connection of our own, trying again for
+        a few seconds (the dead guardian's connection may take a moment to be let go by the supply)."""
+        deadline = time.monotonic() + FALLBACK_OFF_S
+        while True:
+            try:
+                psu = Cpx400dp.open(resource, timeout_s=rig.psu.timeout_s)
+                try:
+                    psu.force_outputs_off()
+                    psu.set_all_outputs_off()
+                    if not any(psu.read_output_state(ch) for ch in (1, 2)):
+                        return True
+                finally:
+                    psu.close()
+            except UfsError:
+                pass
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
 
     def open_supply(request: SupplyRequest) -> GuardedSupply:
         argv = [

@@ -165,8 +165,9 @@ def run_trial(server: SimServerProcess, scenario: str, workdir: Path, watchdog_s
         # preflight probes the felt (on, off), then the run heats (on)
         for expected in (True, False, True):
             if server.wait_output(expected, 30.0) is None:
-                said = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:]
-                raise RuntimeError(f"the run never switched the output {'on' if expected else 'off'}: {said}")
+                said = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+                first = next((x for x in said if x.startswith(("tripped", "failed", "error"))), str(said[-3:]))
+                raise TrialDisturbed(f"the run never switched the output {'on' if expected else 'off'}: {first}")
         time.sleep(HEATING_BEFORE_ACTION_S)  # a real-time trial: let it heat before breaking it
         if any(line.startswith("output 1 off") for line in server.out.drain()) or ctl.poll() is not None:
             said = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()

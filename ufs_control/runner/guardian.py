@@ -656,7 +656,7 @@ class GuardedSupply:
         raise error
 
     def _guardian_gone(self, exc: GuardianError) -> GuardianError:
-        if self.fallback_used is None and self.fallback_off is not None:
+        if not self.fallback_used and self.fallback_off is not None:  # again, if an earlier try failed
             try:
                 self.fallback_used = self.fallback_off()
             except Exception:
