@@ -5,6 +5,7 @@ temperature. Pure functions; the same code serves live runs, ``ufs report`` and 
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Sequence
 
 from ufs_control.control.handover import fit_line
@@ -93,10 +94,11 @@ def compute(samples: Sequence[Sample], cooling_to_c: float = 500.0) -> dict[str,
     if n == 0:
         return m
     t, temp, sp = c.t_s, c.temperature_c, c.setpoint_c
-    dts = [t[i + 1] - t[i] for i in range(n - 1)] + [t[n - 1] - t[n - 2] if n > 1 else 0.0]
-    err = [a - b for a, b in zip(temp, sp, strict=True)]  # NaN where either is missing
-    temps = [x for x in temp if _ok(x)]
-    m["peak_c"] = max(temps) if temps else None
+    # Compact arrays, and running sums below instead of lists: a 10-hour run must not need a list per metric.
+    dts = array("d", (t[i + 1] - t[i] for i in range(n - 1)))
+    dts.append(t[n - 1] - t[n - 2] if n > 1 else 0.0)
+    err = array("d", (a - b for a, b in zip(temp, sp, strict=True)))  # NaN where either is missing
+    m["peak_c"] = max((x for x in temp if _ok(x)), default=None)
     m["energy_j"] = sum(v * i * d for v, i, d in zip(c.voltage_v, c.current_a, dts, strict=True) if _ok(v) and _ok(i))
     ramp_code, hold_code = c.code("segment_kind", "ramp"), c.code("segment_kind", "hold")
     step_code, cool_code = c.code("segment_kind", "step"), c.code("segment_kind", "cool")
@@ -135,16 +137,22 @@ def compute(samples: Sequence[Sample], cooling_to_c: float = 500.0) -> dict[str,
         if _ok(target):
             over = [temp[i] - target for i in span if _ok(temp[i])]
             m["overshoot_k"] = max(over) if over else None
-        outside = [t[i] for i in span if not _ok(err[i]) or abs(err[i]) > BAND_K]
-        m["settle_s"] = (outside[-1] - t0 + dts[first]) if outside else 0.0
-        late = [abs(err[i]) for i in span if _ok(err[i]) and t[i] >= t0 + 2.0]
-        m["hold_max_k"] = max(late) if late else None
-        m["hold_rms_k"] = _rms(late)
+        last_outside = next((t[i] for i in reversed(span) if not _ok(err[i]) or abs(err[i]) > BAND_K), None)
+        m["settle_s"] = (last_outside - t0 + dts[first]) if last_outside is not None else 0.0
+        late_n, late_max, late_sq = 0, 0.0, 0.0
+        for i in span:
+            if _ok(err[i]) and t[i] >= t0 + 2.0:
+                a = abs(err[i])
+                late_n, late_max, late_sq = late_n + 1, max(late_max, a), late_sq + a * a
+        m["hold_max_k"] = late_max if late_n else None
+        m["hold_rms_k"] = math.sqrt(late_sq / late_n) if late_n else None
         m["time_in_band_s"] = sum(dts[i] for i in span if _ok(err[i]) and abs(err[i]) <= BAND_K)
         if _ok(target):
             m["soak_s"] = sum(dts[i] for i in span if _ok(temp[i]) and abs(temp[i] - target) <= BAND_K)
         power = c.power_w
-        m["chatter_w"] = _rms([power[i + 1] - power[i] for i in range(first, last)])
+        steps = last - first
+        chatter_sq = sum((power[i + 1] - power[i]) ** 2 for i in range(first, last))
+        m["chatter_w"] = math.sqrt(chatter_sq / steps) if steps else None
     p_top = max(c.power_w) if n else 0.0
     if p_top > 0:
         closed = c.code("loop", "closed")
