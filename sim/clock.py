@@ -11,6 +11,8 @@ from ufs_control.core.clock import precise_sleep
 class VirtualClock:
     """Simulated seconds; thread-safe; starts at ``start`` (default 0)."""
 
+    real_time = False  # sleeping advances time instantly
+
     def __init__(self, start: float = 0.0) -> None:
         self._t = start
         self._lock = threading.Lock()

@@ -128,3 +128,39 @@ def test_the_next_run_marks_a_run_left_running_as_interrupted(tmp_path: Path) ->
     record = json.loads((dead / "run.json").read_text(encoding="utf-8"))
     assert record["outcome"] == "interrupted"
     assert "controller died" in record["reason"] and "output off confirmed" in record["reason"]
+
+
+def test_in_virtual_time_a_full_record_queue_waits_instead_of_failing(tmp_path: Path) -> None:
+    recorder = RunRecorder(tmp_path, "p", utc_now())
+    writer = RecordWriter(recorder, capacity=4, wait_when_full=True)
+    for i in range(500):  # far more than the queue holds, faster than the file is written
+        writer.sample(
+            Sample(
+                i * 0.05,
+                0.0,
+                None,
+                None,
+                "BELOW_RANGE",
+                0.0,
+                0.0,
+                0.0,
+                None,
+                None,
+                None,
+                0,
+                0,
+                0,
+                "1",
+                "r",
+                "o",
+                False,
+                0,
+                "ramp",
+                None,
+            )
+        )
+    writer.close(30.0)
+    recorder.close()
+    assert writer.error is None
+    rows = (recorder.dir / "samples.csv").read_text().splitlines()
+    assert len(rows) == 501  # header + every sample

@@ -21,6 +21,12 @@ class Clock(Protocol):
 SPIN_S = 0.003
 
 
+def is_real_time(clock: Clock) -> bool:
+    """True when ``clock`` waits in wall time (False for a simulator's virtual clock, which says so with a
+    ``real_time`` attribute)."""
+    return bool(getattr(clock, "real_time", True))
+
+
 def precise_sleep(seconds: float, spin_s: float = SPIN_S) -> None:
     """Sleep ``seconds`` of wall time, waking on time even when another thread keeps the GIL busy.
 

@@ -29,7 +29,7 @@ from ufs_control import __version__
 from ufs_control.control.controller import ControlInput, Controller
 from ufs_control.control.handover import HandOver, rebase_time
 from ufs_control.control.model import PlantModel
-from ufs_control.core.clock import Clock
+from ufs_control.core.clock import Clock, is_real_time
 from ufs_control.core.errors import InstrumentError, SupplyInUseError, UfsError
 from ufs_control.core.instruments import LimitStatus, Pyrometer, PyrometerReading, PyrometerStatus
 from ufs_control.core.interlocks import INTERLOCKS, InterlockLatch, Snapshot, Trip, evaluate
@@ -400,7 +400,7 @@ class Runner:
             raise
         self._last_run_dir = self._recorder.dir if self._recorder else None
         if self._recorder is not None:
-            run.writer = RecordWriter(self._recorder)
+            run.writer = RecordWriter(self._recorder, wait_when_full=not is_real_time(self.clock))
         if self.progress is not None:
             run.progress = Mailbox(self.progress)
         self._run = run

@@ -22,8 +22,11 @@ T = TypeVar("T")
 class RecordWriter:
     """Writes samples and events to a :class:`RunRecorder` from a bounded queue, in a thread of its own."""
 
-    def __init__(self, recorder: RunRecorder, capacity: int = QUEUE_SAMPLES) -> None:
+    def __init__(self, recorder: RunRecorder, capacity: int = QUEUE_SAMPLES, wait_when_full: bool = False) -> None:
         self.recorder = recorder
+        # In virtual time the loop outruns any disk, and waiting costs no simulated time: wait for room
+        # instead of calling a full queue a failure (in real time a full queue is ten minutes behind).
+        self.wait_when_full = wait_when_full
         self.error: str | None = None
         self._queue: queue.Queue[tuple[str, Any] | None] = queue.Queue(maxsize=capacity)
         self._thread = threading.Thread(target=self._work, name="ufs-record-writer", daemon=True)
@@ -37,7 +40,10 @@ class RecordWriter:
 
     def _put(self, item: tuple[str, Any]) -> None:
         try:
-            self._queue.put_nowait(item)
+            if self.wait_when_full and self.error is None:
+                self._queue.put(item, timeout=60.0)
+            else:
+                self._queue.put_nowait(item)
         except queue.Full:
             self.error = self.error or f"the disk is not keeping up ({self._queue.maxsize} records queued)"
 
