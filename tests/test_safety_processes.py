@@ -68,8 +68,12 @@ def test_a_dropped_supply_connection_is_reconnected_and_switched_off(server: Sim
     assert trial.off_after_s is not None and trial.off_after_s <= 0.5
     assert trial.exit_code == 3  # an instrument stopped answering
     assert trial.outcome == "tripped"
-    assert "supply" in str(trial.reason) and "reconnected and switched the output off" in str(trial.reason)
+    assert str(trial.reason).startswith("supply ") and "connection lost" in str(trial.reason)
     assert "pyrometer" not in str(trial.reason)
+    # the guardian answered at once, then reconnected and switched off through the new connection
+    guardian = _guardian_events(trial.events)
+    assert guardian and "reconnected and switched the output off" in str(guardian[-1]["reason"])
+    assert guardian[-1]["confirmed"] is True
 
 
 @pytest.mark.timeout(90)

@@ -13,6 +13,7 @@ import pytest
 
 from sim.faults import FAULTS, Fault
 from tests.runner.helpers import events, llzo, run_json, session
+from ufs_control.core.errors import SupplyInUseError
 from ufs_control.core.profile import Hold, Profile
 from ufs_control.runner.records import Outcome
 
@@ -43,6 +44,12 @@ def _short_llzo() -> Profile:
 def test_fault_in_phase(tmp_path: Path, fault: str, phase: str) -> None:
     s = session(tmp_path, [Fault(fault, PHASES[phase])], plot=False)  # plot.png is tested elsewhere
     try:
+        if fault == "psu-lock-stolen" and phase == "preflight":
+            # another client took the lock first: refused before anything but IFLOCK, and no run is recorded
+            with pytest.raises(SupplyInUseError):
+                s.runner.run(_short_llzo())
+            assert not any(tmp_path.iterdir())
+            return
         result = s.runner.run(_short_llzo())
         assert s.sim is not None
         sim = s.sim
