@@ -15,8 +15,40 @@ from sim.faults import Fault
 from ufs_control.app import GuiBackend
 from ufs_control.core.rig import RigConfig
 from ufs_control.gui.window import MainWindow
+from ufs_control.runner.engine import RunState
 
 LLZO = Path(__file__).resolve().parents[2] / "profiles" / "llzo_membrane_1150C_20s.toml"
+TERMINAL = (RunState.FINISHED, RunState.ABORTED, RunState.TRIPPED, RunState.FAILED)
+
+
+def wait_done(qtbot, window: MainWindow, timeout: int = 30_000) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the run has ended, its thread is gone and the window shows its result."""
+
+    def done() -> None:
+        runner = window.runner
+        assert runner is not None and runner.state in TERMINAL
+        assert not runner.active
+        assert window._shown_result is runner.last_result
+
+    qtbot.waitUntil(done, timeout=timeout)
+
+
+def wait_running(qtbot, window: MainWindow, t_s: float) -> None:  # type: ignore[no-untyped-def]
+    """Wait until the run is RUNNING and has reached ``t_s`` seconds."""
+
+    def running() -> None:
+        runner = window.runner
+        assert runner is not None
+        latest = runner.buffer.latest()
+        assert latest is not None and latest.t_s >= t_s and runner.state is RunState.RUNNING
+
+    qtbot.waitUntil(running, timeout=30_000)
+
+
+def sim_output_on(window: MainWindow) -> bool:
+    """The simulated supply's own output state (not what the runner believes)."""
+    session = window.backend.session  # type: ignore[attr-defined]  # the GuiBackend of make_window
+    return bool(session.sim.rig.psu.channels[0].on)
 
 
 @pytest.fixture

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import html
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -12,34 +14,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
 from sim.faults import Fault
-from tests.gui.conftest import LLZO
+from tests.gui.conftest import LLZO, sim_output_on, wait_done, wait_running
 from ufs_control.core.profile import load_profile, plan, setpoint_at
 from ufs_control.runner.engine import RunState
-
-TERMINAL = (RunState.FINISHED, RunState.ABORTED, RunState.TRIPPED, RunState.FAILED)
-
-
-def wait_done(qtbot, window, timeout: int = 30_000) -> None:  # type: ignore[no-untyped-def]
-    def done() -> None:
-        runner = window.runner
-        assert runner.state in TERMINAL
-        assert not runner.active
-        assert window._shown_result is runner.last_result
-
-    qtbot.waitUntil(done, timeout=timeout)
-
-
-def wait_running(qtbot, window, t_s: float) -> None:  # type: ignore[no-untyped-def]
-    def running() -> None:
-        latest = window.runner.buffer.latest()
-        assert latest is not None and latest.t_s >= t_s and window.runner.state is RunState.RUNNING
-
-    qtbot.waitUntil(running, timeout=30_000)
-
-
-def sim_output_on(window) -> bool:  # type: ignore[no-untyped-def]
-    sim = window.backend.session.sim
-    return bool(sim.rig.psu.channels[0].on)
 
 
 def test_simulation_is_said_in_the_title_and_a_banner(make_window) -> None:  # type: ignore[no-untyped-def]
@@ -187,19 +164,27 @@ def test_export_png_and_resistance_curve(qtbot, make_window, tmp_path: Path) -> 
     assert out.stat().st_size > 5_000
 
 
-def test_closing_during_a_run_asks_then_ends_it_safely(qtbot, make_window, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_closing_during_a_run_asks_then_ends_it_safely(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
     window = make_window(speed=5.0)
     window.load_profile(LLZO)
     assert window.start()
     wait_running(qtbot, window, 10.0)
-    asked = []
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.Yes)
-    runner, sim = window.runner, window.backend.session.sim
+    runner, psu = window.runner, window.backend.session.sim.rig.psu
     window.close()
-    assert asked
+    box = window.dialogs["close"]
+    assert box.isVisible() and window.isVisible()
+    assert box.windowModality() is Qt.WindowModality.NonModal
+    qtbot.mouseClick(box.button(QMessageBox.StandardButton.No), Qt.MouseButton.LeftButton)
+    assert not box.isVisible() and window.isVisible()
+    assert runner.state is RunState.RUNNING and sim_output_on(window)  # "No": the run goes on
+    window.close()
+    assert box.isVisible()
+    qtbot.mouseClick(box.button(QMessageBox.StandardButton.Yes), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.isVisible(), timeout=30_000)
     assert runner.last_result.outcome.value == "aborted"
+    assert runner.last_result.reason == "window closed during the run"
     assert not runner.active
-    assert not sim.rig.psu.channels[0].on
+    assert not psu.channels[0].on
 
 
 def test_connection_test_shows_both_identities(make_window) -> None:  # type: ignore[no-untyped-def]
@@ -246,3 +231,26 @@ def test_screenshot_command(tmp_path: Path) -> None:
         if (c := image.pixelColor(x, y)).red() > 190 and c.green() < 70 and c.blue() < 70
     )
     assert red > 200, f"only {red} temperature-curve pixels in the screenshot"
+
+
+def test_reference_cycles_are_collected_in_the_gui_thread_only(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
+    """A collection in the control loop's thread would destroy Qt objects there and can deadlock it
+    against the GUI thread; while the window is open every collection runs in the GUI thread."""
+    threads: list[str] = []
+
+    def note(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            threads.append(threading.current_thread().name)
+
+    window = make_window(speed=0.0)
+    window.load_profile(LLZO)
+    gc.callbacks.append(note)
+    try:
+        assert window.start()
+        wait_done(qtbot, window)  # the run and its plot.png allocate plenty in the runner's thread
+        qtbot.waitUntil(lambda: len(threads) > 0, timeout=10_000)
+    finally:
+        gc.callbacks.remove(note)
+    assert set(threads) == {threading.main_thread().name}
+    window.close()
+    assert gc.isenabled()  # restored when the window closes

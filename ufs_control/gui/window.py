@@ -7,22 +7,27 @@ loop keeps its own thread; nothing here waits on it.
 
 from __future__ import annotations
 
+import gc
 import html
 import json
 import math
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters
+from pyqtgraph.util.garbage_collector import GarbageCollector
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QColor, QFont, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QColor, QFont
 from PySide6.QtWidgets import (
+    QAbstractButton,
     QAbstractItemView,
     QCheckBox,
     QComboBox,
+    QDialog,
     QFileDialog,
     QFormLayout,
     QGraphicsView,
@@ -55,6 +60,8 @@ from ufs_control.core.interlocks import LABELS
 from ufs_control.core.profile import Plan, Profile, load_profile, plan, setpoint_at
 from ufs_control.core.rig import RigConfig
 from ufs_control.gui.backend import Backend
+from ufs_control.gui.controls import RUN_ACTIVE, controls
+from ufs_control.gui.estop import EmergencyStopKeys
 from ufs_control.runner.engine import Runner, RunState
 from ufs_control.runner.metrics import METRIC_LABELS, compute
 from ufs_control.runner.records import RunResult, Sample, read_samples
@@ -84,6 +91,7 @@ CARD_KEYS = (
     "peak_c",
 )
 CARD_ROWS = [row for row in METRIC_LABELS if row[0] in CARD_KEYS]
+DialogT = TypeVar("DialogT", bound=QDialog)
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
@@ -160,6 +168,16 @@ class MainWindow(QMainWindow):
         self._shown_interlocks: tuple[Any, bool] | None = None
         self._y_ranges: dict[int, tuple[float, float]] = {}
         self.frames = 0
+        self.dialogs: dict[str, QDialog] = {}
+        self._closing = False
+        # Python collects reference cycles in whichever thread happens to allocate when a threshold is
+        # crossed. Done in the control loop's thread, that destroys Qt objects there (a removed plot
+        # marker, a closed window's parts), and Qt's destructor then waits for the GIL while the GUI
+        # thread, holding it, waits for that object's lock: both threads stop, the loop with the output
+        # on and the EMERGENCY STOP button dead (seen in the GUI tests). While the window is open, cycles
+        # are collected on a timer in the GUI thread only.
+        self._gc_was_enabled = gc.isenabled()
+        self._collector = GarbageCollector(interval=0.5)
         self._build(follow_s)
         self._connect_backend()
         self.timer = QTimer(self)
@@ -167,6 +185,7 @@ class MainWindow(QMainWindow):
         self.timer.timeout.connect(self.refresh)
         self.timer.start()
         self.refresh_history()
+        self._update_controls()
 
     # --- construction ---------------------------------------------------------------------------
 
@@ -189,10 +208,8 @@ class MainWindow(QMainWindow):
         split.setStretchFactor(0, 1)
         split.setSizes([1060, 400])
         self.setCentralWidget(root)
-        for key in ("Escape", "Ctrl+E"):
-            shortcut = QShortcut(QKeySequence(key), self)
-            shortcut.setContext(Qt.ShortcutContext.ApplicationShortcut)
-            shortcut.activated.connect(self.emergency_stop)
+        self.estop_keys = EmergencyStopKeys(self, self.emergency_stop, self._busy)
+        self.estop_keys.install()
 
     def _set_banner(self) -> None:
         if self.simulate:
@@ -219,7 +236,7 @@ class MainWindow(QMainWindow):
         self.show_resistance = QCheckBox("Felt resistance")
         self.show_resistance.toggled.connect(self._toggle_resistance)
         self.export_button = QPushButton("Export PNG…")
-        self.export_button.clicked.connect(self._export_dialog)
+        self.export_button.clicked.connect(self.choose_export)
         bar.addWidget(self.follow)
         bar.addWidget(self.follow_seconds)
         bar.addSpacing(16)
@@ -349,7 +366,7 @@ class MainWindow(QMainWindow):
         self.test_button = QPushButton("Test")
         self.test_button.clicked.connect(self.test_connection)
         self.apply_button = QPushButton("Connect")
-        self.apply_button.clicked.connect(self._apply_connection)
+        self.apply_button.clicked.connect(self.apply_connection)
         row.addWidget(self.test_button)
         row.addWidget(self.apply_button)
         row.addStretch(1)
@@ -372,7 +389,7 @@ class MainWindow(QMainWindow):
         self.profile_label = QLabel("no profile")
         self.profile_label.setStyleSheet("font-weight:bold;")
         self.open_button = QPushButton("Open…")
-        self.open_button.clicked.connect(self._open_dialog)
+        self.open_button.clicked.connect(self.choose_profile)
         prow.addWidget(self.profile_label, 1)
         prow.addWidget(self.open_button)
         form.addRow("Profile", prow)
@@ -388,14 +405,12 @@ class MainWindow(QMainWindow):
         self.abort_button = QPushButton("Abort")
         self.abort_button.setMinimumHeight(36)
         self.abort_button.setStyleSheet("font-size:14px;")
-        self.abort_button.setToolTip("Controlled end: output off, record kept")
         self.abort_button.clicked.connect(self.abort)
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.abort_button)
         form.addRow(buttons)
         self.estop_button = QPushButton("EMERGENCY STOP")
         self.estop_button.setMinimumHeight(64)
-        self.estop_button.setToolTip("Output off at once (Esc or Ctrl+E)")
         self.estop_button.setStyleSheet(
             "QPushButton { background:#c62828; color:white; font-size:20px; font-weight:bold; border-radius:6px; }"
             "QPushButton:pressed { background:#8e0000; }"
@@ -449,9 +464,12 @@ class MainWindow(QMainWindow):
         self.trip_label.setWordWrap(True)
         lgrid.addWidget(self.trip_label, n, 0, 1, 2)
         self.ack_button = QPushButton("Acknowledge")
-        self.ack_button.setEnabled(False)
         self.ack_button.clicked.connect(self.acknowledge)
         lgrid.addWidget(self.ack_button, n + 1, 0, 1, 2)
+        self.ack_hint = QLabel()  # why Acknowledge cannot be pressed, in words
+        self.ack_hint.setWordWrap(True)
+        self.ack_hint.setStyleSheet("color:#607d8b;")
+        lgrid.addWidget(self.ack_hint, n + 2, 0, 1, 2)
         lay.addWidget(locks)
         lay.addStretch(1)
         return box
@@ -478,9 +496,10 @@ class MainWindow(QMainWindow):
             self.runner = None
             self.identity_label.setText(f"not connected: {exc}")
 
-    def _apply_connection(self) -> None:
-        if self.runner is not None and self.runner.state in (RunState.PREFLIGHT, RunState.RUNNING):
-            QMessageBox.information(self, "Run in progress", "End the run before changing the connection.")
+    def apply_connection(self) -> None:
+        """Connect with the settings in the Connection tab (refused during a run)."""
+        if self._busy():
+            self.notice("Run in progress", "End the run before changing the connection.")
             return
         self.rig, self.simulate = self._settings()
         self._set_banner()
@@ -501,10 +520,17 @@ class MainWindow(QMainWindow):
 
     # --- profile --------------------------------------------------------------------------------
 
-    def _open_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open profile", "profiles", "Profiles (*.toml)")
-        if path:
-            self.load_profile(Path(path))
+    def choose_profile(self) -> QFileDialog:
+        """Show the profile chooser (non-modal); the chosen file is loaded unless a run has begun meanwhile."""
+        return self._dialog(
+            "profile", lambda: self._file_chooser("Open profile", "profiles", "Profiles (*.toml)", self._profile_chosen)
+        )
+
+    def _profile_chosen(self, path: Path) -> None:
+        if self._busy():  # the chooser stayed open while the run started: do not swap the plan under the run
+            self.notice("Run in progress", f"End the run before loading another profile ({path.name}).")
+            return
+        self.load_profile(path)
 
     def load_profile(self, path: Path) -> bool:
         """Load, validate and preview a profile; return True when it can be run."""
@@ -581,29 +607,44 @@ class MainWindow(QMainWindow):
             self.runner.request_abort("operator abort")
 
     def emergency_stop(self) -> None:
-        """Output off now, whatever the run is doing; latches until acknowledged."""
+        """Output off now, in any state (idle included), whatever the run is doing; latches until
+        acknowledged."""
         if self.runner is not None:
             self.runner.emergency_stop()
-        self._update_controls()
+            self._show_interlocks(self.runner)  # at once: the lamp and Start follow the latch, idle or not
 
     def acknowledge(self) -> None:
-        if self.runner is not None and self.runner.state not in (RunState.PREFLIGHT, RunState.RUNNING):
-            self.runner.acknowledge()
-        self._update_controls()
+        """Clear the latched interlock in the operator's name (the runner refuses during a run)."""
+        if self.runner is None:
+            return
+        name = self.operator_edit.text().strip()
+        if name:
+            self.runner.acknowledge(by=name)
+        else:
+            self.runner.acknowledge()  # the runner's own default name
+        self._show_interlocks(self.runner)
 
     def _busy(self) -> bool:
-        return self.runner is not None and self.runner.state in (RunState.PREFLIGHT, RunState.RUNNING)
+        return self.runner is not None and self.runner.state in RUN_ACTIVE
 
     def _update_controls(self) -> None:
-        busy = self._busy()
-        latched = self.runner is not None and self.runner.latch.tripped is not None
-        can_start = self.runner is not None and self._profile_ok and not busy and not latched
-        self.start_button.setEnabled(can_start)
-        self.start_button.setToolTip("Acknowledge the interlock first" if latched else "")
-        self.abort_button.setEnabled(busy)
-        self.open_button.setEnabled(not busy)
-        self.apply_button.setEnabled(not busy)
-        self.ack_button.setEnabled(latched and not busy)
+        runner = self.runner
+        now = controls(
+            runner.state if runner is not None else None,
+            runner is not None and runner.latch.tripped is not None,
+            self._profile_ok,
+        )
+        for button, control in (
+            (self.start_button, now.start),
+            (self.abort_button, now.abort),
+            (self.estop_button, now.emergency_stop),
+            (self.ack_button, now.acknowledge),
+            (self.open_button, now.open_profile),
+            (self.apply_button, now.connect),
+        ):
+            button.setEnabled(control.enabled)
+            button.setToolTip(control.hint)
+        self.ack_hint.setText("" if now.acknowledge.enabled else now.acknowledge.hint)
 
     def _clear_run_view(self) -> None:
         self._seen_appended = -1
@@ -646,6 +687,7 @@ class MainWindow(QMainWindow):
         if state is not self._seen_state:
             self._seen_state = state
             self._update_controls()
+            self._word_close_question()
             colour = STATE_COLOURS[state]
             self.state_label.setText(state.value.upper())
             self.state_label.setStyleSheet(  # a style change re-polishes the widget: only on a change
@@ -656,11 +698,7 @@ class MainWindow(QMainWindow):
                 self._show_status(last, runner)
         self._show_interlocks(runner)
         result = runner.last_result
-        if (
-            result is not None
-            and result is not self._shown_result
-            and state not in (RunState.PREFLIGHT, RunState.RUNNING)
-        ):
+        if result is not None and result is not self._shown_result and state not in RUN_ACTIVE:
             self._shown_result = result
             latest = runner.buffer.latest()
             if latest is not None:
@@ -668,6 +706,8 @@ class MainWindow(QMainWindow):
             self._show_result(result)
             self.run_finished.emit(result)
         self.frames += 1
+        if self._closing and not runner.active:  # asked to close during the run, which has now ended
+            self.close()
 
     def _ingest(self, samples: list[Sample], full: bool) -> None:
         """Append the new samples to the plotted arrays (or rebuild them)."""
@@ -785,7 +825,7 @@ class MainWindow(QMainWindow):
     def _show_status(self, s: Sample, runner: Runner) -> None:
         total = runner.plan.duration_s if runner.plan is not None else 0.0
         left = max(total - s.profile_t_s, 0.0)
-        done = runner.state not in (RunState.PREFLIGHT, RunState.RUNNING)
+        done = runner.state not in RUN_ACTIVE
         if done:
             left = 0.0
         self.values["segment"].setText(s.segment)
@@ -822,8 +862,7 @@ class MainWindow(QMainWindow):
         else:
             self.trip_label.setText(html.escape(f"TRIPPED at {trip.t_s:.1f} s — {LABELS[trip.name]}: {trip.reason}"))
             self.trip_label.setStyleSheet("color:#c62828; font-weight:bold;")
-        self.ack_button.setEnabled(trip is not None and not self._busy())
-        self.start_button.setEnabled(self.runner is not None and self._profile_ok and not self._busy() and trip is None)
+        self._update_controls()
 
     def _show_result(self, result: RunResult) -> None:
         title = f"{result.profile_name}: {result.outcome.value} — {result.reason}"
@@ -919,10 +958,11 @@ class MainWindow(QMainWindow):
             self.e_legend.removeItem(self.res_curve)
         self._redraw()
 
-    def _export_dialog(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Export plot", "plot.png", "PNG (*.png)")
-        if path:
-            self.export_png(Path(path))
+    def choose_export(self) -> QFileDialog:
+        """Show the chooser for where to export the plot as a PNG (non-modal)."""
+        return self._dialog(
+            "export", lambda: self._file_chooser("Export plot", ".", "PNG (*.png)", self.export_png, save_as="plot.png")
+        )
 
     def export_png(self, path: Path) -> Path:
         """Write the plot area as a PNG."""
@@ -937,23 +977,99 @@ class MainWindow(QMainWindow):
         self.grab().save(str(path))
         return path
 
-    def closeEvent(self, event: QCloseEvent) -> None:
+    # --- dialogs --------------------------------------------------------------------------------
+    # None is modal and none waits in exec(): the EMERGENCY STOP button stays clickable behind every one,
+    # the run goes on being controlled and drawn while one is open, and EmergencyStopKeys hears Esc and
+    # Ctrl+E in all of them.
+
+    def _dialog(self, name: str, make: Callable[[], DialogT]) -> DialogT:
+        """Show the dialog called ``name`` (made by ``make`` the first time, then reused) without blocking."""
+        if name not in self.dialogs:
+            self.dialogs[name] = make()
+            self.dialogs[name].setWindowModality(Qt.WindowModality.NonModal)
+        dialog = cast(DialogT, self.dialogs[name])  # made by this name's ``make``
+        if dialog.isVisible():  # left open behind the main window: bring it forward
+            dialog.raise_()
+        else:
+            dialog.show()  # never open() or exec(): both make the dialog modal
+        dialog.activateWindow()
+        return dialog
+
+    def _file_chooser(
+        self, title: str, directory: str, name_filter: str, chosen: Callable[[Path], Any], save_as: str | None = None
+    ) -> QFileDialog:
+        chooser = QFileDialog(self, title, directory, name_filter)
+        # Qt's own chooser: a platform chooser runs outside Qt, where the emergency-stop keys are not heard.
+        chooser.setOption(QFileDialog.Option.DontUseNativeDialog)
+        if save_as is None:
+            chooser.setFileMode(QFileDialog.FileMode.ExistingFile)
+        else:
+            chooser.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+            chooser.setDefaultSuffix(Path(save_as).suffix.lstrip("."))
+            chooser.selectFile(save_as)
+        chooser.fileSelected.connect(lambda path: chosen(Path(path)))
+        return chooser
+
+    def notice(self, title: str, text: str) -> QMessageBox:
+        """Tell the operator something in a non-modal message box."""
+        box = self._dialog(
+            "notice",
+            lambda: QMessageBox(QMessageBox.Icon.Information, title, text, QMessageBox.StandardButton.Ok, self),
+        )
+        box.setWindowTitle(title)
+        box.setText(text)
+        return box
+
+    def _ask_close(self) -> QMessageBox:
+        def make() -> QMessageBox:
+            box = QMessageBox(self)
+            box.setIcon(QMessageBox.Icon.Question)
+            box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+            box.setDefaultButton(QMessageBox.StandardButton.No)
+            box.buttonClicked.connect(lambda button: self._close_answered(box, button))
+            return box
+
+        box = self._dialog("close", make)
+        self._word_close_question()
+        return box
+
+    def _word_close_question(self) -> None:
+        """Ask the close question as things stand: the run may end (an emergency stop) while it is open."""
+        box = self.dialogs.get("close")
+        if not isinstance(box, QMessageBox):
+            return
         if self._busy():
-            answer = QMessageBox.question(
-                self,
-                "Run in progress",
-                "A run is in progress. End it (output off, record kept) and close?",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                QMessageBox.StandardButton.No,
-            )
-            if answer != QMessageBox.StandardButton.Yes:
-                event.ignore()
-                return
-            assert self.runner is not None
+            box.setWindowTitle("Run in progress")
+            box.setText("A run is in progress. End it (output off, record kept) and close?")
+        else:
+            box.setWindowTitle("Close")
+            box.setText("The run has ended. Close the window?")
+
+    def _close_answered(self, box: QMessageBox, button: QAbstractButton) -> None:
+        if box.standardButton(button) != QMessageBox.StandardButton.Yes:
+            return
+        self._closing = True
+        if self.runner is not None and self._busy():
             self.runner.request_abort("window closed during the run")
-            self.runner.join(10.0)
+        self.close()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Close, after asking if a run is going; while its thread still runs, wait (on the refresh timer)."""
+        runner = self.runner
+        if runner is not None and runner.active:
+            event.ignore()
+            if not self._closing:
+                if self._busy():
+                    self._ask_close()
+                else:  # the run has ended and is writing its records: close when it has
+                    self._closing = True
+            return
         self.timer.stop()
-        if self.runner is not None:
-            self.runner.join(10.0)
+        self.estop_keys.remove()
+        self._collector.timer.stop()
+        if self._gc_was_enabled:
+            gc.enable()
+        for dialog in self.dialogs.values():
+            dialog.close()
         self.backend.close()
         event.accept()
