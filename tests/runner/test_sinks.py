@@ -14,6 +14,33 @@ from ufs_control.runner.records import Outcome, RunRecorder, Sample, utc_now
 from ufs_control.runner.sinks import Mailbox, RecordWriter
 
 
+def _blank_sample(t_s: float) -> Sample:
+    """A sample with nothing measured (only the writer's behaviour matters here)."""
+    return Sample(
+        t_s,
+        0.0,
+        None,
+        None,
+        "BELOW_RANGE",
+        0.0,
+        0.0,
+        0.0,
+        None,
+        None,
+        None,
+        0,
+        0,
+        0,
+        "1",
+        "r",
+        "o",
+        False,
+        0,
+        "ramp",
+        None,
+    )
+
+
 def test_a_progress_consumer_that_blocks_never_delays_a_tick(tmp_path: Path) -> None:
     """Ctrl-S on the terminal: the progress printer blocks for the whole run; the run is undisturbed."""
     s = session(tmp_path, plot=False)
@@ -59,29 +86,7 @@ def test_a_record_writer_that_cannot_write_reports_it_instead_of_blocking(tmp_pa
     recorder = RunRecorder(tmp_path, "p", utc_now())
     writer = RecordWriter(recorder, capacity=16)
     recorder._samples.close()  # the file went away underneath
-    sample = Sample(
-        0.0,
-        0.0,
-        None,
-        None,
-        "BELOW_RANGE",
-        0.0,
-        0.0,
-        0.0,
-        None,
-        None,
-        None,
-        0,
-        0,
-        0,
-        "1",
-        "r",
-        "o",
-        False,
-        0,
-        "ramp",
-        None,
-    )
+    sample = _blank_sample(0.0)
     for _ in range(100):  # more than the queue holds: never blocks
         writer.sample(sample)
     writer.close(5.0)
@@ -134,31 +139,7 @@ def test_in_virtual_time_a_full_record_queue_waits_instead_of_failing(tmp_path: 
     recorder = RunRecorder(tmp_path, "p", utc_now())
     writer = RecordWriter(recorder, capacity=4, wait_when_full=True)
     for i in range(500):  # far more than the queue holds, faster than the file is written
-        writer.sample(
-            Sample(
-                i * 0.05,
-                0.0,
-                None,
-                None,
-                "BELOW_RANGE",
-                0.0,
-                0.0,
-                0.0,
-                None,
-                None,
-                None,
-                0,
-                0,
-                0,
-                "1",
-                "r",
-                "o",
-                False,
-                0,
-                "ramp",
-                None,
-            )
-        )
+        writer.sample(_blank_sample(i * 0.05))
     writer.close(30.0)
     recorder.close()
     assert writer.error is None
