@@ -100,7 +100,7 @@ def heating(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("how", ["Esc in the dialog", "Ctrl+E in the dialog", "click EMERGENCY STOP"])
 @pytest.mark.parametrize("name", DIALOGS)
 def test_the_emergency_stop_works_while_a_dialog_is_open_during_a_run(qtbot, make_window, name: str, how: str) -> None:  # type: ignore[no-untyped-def]
-    window = make_window(speed=5.0)
+    window = make_window(speed=1.0)  # real time: the watchdog's 0.25 s, not 50 ms, covers a slow dialog
     assert window.load_profile(LLZO)
     before_start, open_dialog = DIALOGS[name]
     before_start(qtbot, window)
@@ -111,7 +111,7 @@ def test_the_emergency_stop_works_while_a_dialog_is_open_during_a_run(qtbot, mak
     assert dialog.windowModality() is Qt.WindowModality.NonModal and QApplication.activeModalWidget() is None
     if isinstance(dialog, QFileDialog):
         assert dialog.testOption(QFileDialog.Option.DontUseNativeDialog)
-    assert window.runner.state is RunState.RUNNING and sim_output_on(window)
+    assert window.runner.state is RunState.RUNNING and sim_output_on(window), window.runner.latch.tripped
 
     press(qtbot, window, dialog, how)
 
@@ -132,7 +132,7 @@ def test_the_emergency_stop_works_while_a_dialog_is_open_during_a_run(qtbot, mak
 def test_the_keys_stop_from_a_window_the_main_window_does_not_know(qtbot, make_window, modality, key: str) -> None:  # type: ignore[no-untyped-def]
     """Any future dialog, even a modal one that a developer forgot to make non-modal: the filter is on the
     application, not on the main window."""
-    window = make_window(speed=5.0)
+    window = make_window(speed=1.0)
     window.load_profile(LLZO)
     assert window.start()
     heating(qtbot, window)
@@ -202,7 +202,7 @@ def test_an_emergency_stop_while_idle_latches_and_blocks_start_until_acknowledge
 
 
 def test_acknowledge_is_refused_during_a_run_and_the_window_says_why(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
-    window = make_window(speed=5.0)
+    window = make_window(speed=1.0)
     window.load_profile(LLZO)
     window.operator_edit.setText("ana")
     assert window.start()
@@ -222,7 +222,7 @@ def test_acknowledge_is_refused_during_a_run_and_the_window_says_why(qtbot, make
 
 
 def test_the_close_confirmation_closes_with_esc_once_the_run_has_ended(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
-    window = make_window(speed=5.0)
+    window = make_window(speed=1.0)
     window.load_profile(LLZO)
     assert window.start()
     heating(qtbot, window)

@@ -87,10 +87,10 @@ def test_a_profile_started_from_the_window_completes(qtbot, make_window) -> None
 
 
 def test_abort_ends_the_run_with_the_output_off(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
-    window = make_window(speed=5.0)
+    window = make_window(speed=1.0)
     window.load_profile(LLZO)
     assert window.start()
-    wait_running(qtbot, window, 15.0)
+    wait_running(qtbot, window, 2.0)
     assert sim_output_on(window)
     qtbot.mouseClick(window.abort_button, Qt.MouseButton.LeftButton)
     wait_done(qtbot, window)
@@ -100,10 +100,10 @@ def test_abort_ends_the_run_with_the_output_off(qtbot, make_window) -> None:  # 
 
 
 def test_emergency_stop_switches_off_at_once_and_latches(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
-    window = make_window(speed=5.0)
+    window = make_window(speed=1.0)
     window.load_profile(LLZO)
     assert window.start()
-    wait_running(qtbot, window, 15.0)
+    wait_running(qtbot, window, 2.0)
     qtbot.keyClick(window, Qt.Key.Key_Escape)
     assert not sim_output_on(window)  # off before the shortcut returned
     wait_done(qtbot, window)
@@ -165,10 +165,10 @@ def test_export_png_and_resistance_curve(qtbot, make_window, tmp_path: Path) -> 
 
 
 def test_closing_during_a_run_asks_then_ends_it_safely(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
-    window = make_window(speed=5.0)
+    window = make_window(speed=1.0)
     window.load_profile(LLZO)
     assert window.start()
-    wait_running(qtbot, window, 10.0)
+    wait_running(qtbot, window, 2.0)
     runner, psu = window.runner, window.backend.session.sim.rig.psu
     window.close()
     box = window.dialogs["close"]

@@ -51,7 +51,7 @@ from ufs_control.runner.records import (
     make_event,
     utc_now,
 )
-from ufs_control.runner.sinks import Mailbox, RecordWriter
+from ufs_control.runner.sinks import QUEUE_SAMPLES, VIRTUAL_LAG_RECORDS, Mailbox, RecordWriter
 from ufs_control.runner.timeline import Position, ProfileTimeline
 
 COLD_PROBE_V = 1.5
@@ -400,7 +400,12 @@ class Runner:
             raise
         self._last_run_dir = self._recorder.dir if self._recorder else None
         if self._recorder is not None:
-            run.writer = RecordWriter(self._recorder, wait_when_full=not is_real_time(self.clock))
+            real_time = is_real_time(self.clock)
+            run.writer = RecordWriter(
+                self._recorder,
+                capacity=QUEUE_SAMPLES if real_time else VIRTUAL_LAG_RECORDS,
+                wait_when_full=not real_time,
+            )
         if self.progress is not None:
             run.progress = Mailbox(self.progress)
         self._run = run

@@ -16,6 +16,9 @@ from typing import Any, Generic, TypeVar
 from ufs_control.runner.records import RunRecorder, Sample
 
 QUEUE_SAMPLES = 12_000  # ten minutes at 20 Hz: far more than any disk hiccup
+# In virtual time the loop may run at most this many records ahead of the disk (one simulated second at
+# 20 Hz), so a write failure trips the run where it happened, however slow the machine.
+VIRTUAL_LAG_RECORDS = 20
 T = TypeVar("T")
 
 
