@@ -41,7 +41,8 @@ def _kind(value: object) -> str:
     return _JSON_TYPES.get(type(value), type(value).__name__)
 
 
-def _load(path: Path, problems: list[str]) -> dict[str, Any] | None:
+def load_run_json(path: Path, problems: list[str]) -> dict[str, Any] | None:
+    """Read a run.json as a dict; None (and a phrase in ``problems``) when it cannot be used."""
     try:
         with open(path, "rb") as fh:
             raw = fh.read(MAX_RECORD_BYTES + 1)
@@ -120,7 +121,7 @@ def read_run_record(run_dir: Path) -> RunRecord:
     """Read ``run_dir/run.json``; never raises for its content (see ``RunRecord.problems``)."""
     path = run_dir / "run.json"
     problems: list[str] = []
-    data = _load(path, problems)
+    data = load_run_json(path, problems)
     if data is None:
         return RunRecord(problems=tuple(problems))
     default = RunRecord()
