@@ -6,6 +6,7 @@ scale, and a bumpless hand-over that pre-loads the mismatch measured when the lo
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -28,6 +29,7 @@ class ControlInput:
     closed: bool  # the runner allows closed-loop action this tick (engaged and a valid reading)
     p_max_w: float
     open_power_w: float | None = None  # an open-loop power segment
+    profile_t_s: float = 0.0  # where the run is in the profile (re-based time), for a learned correction
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,9 @@ class FeedforwardPI:
         self._dt = 0.05
         self._sample_c: float | None = None
         self._last_sp: float | None = None
+        # A learned feedforward correction in W at a profile time (run-to-run learning); None = none.
+        self.learned: Callable[[float], float] | None = None
+        self._profile_t = 0.0
 
     def reset(self) -> None:
         self.pid.reset()
@@ -140,7 +145,8 @@ class FeedforwardPI:
         steady_sample = m.steady_power_w(sp) - m.felt_loss_w(sp)  # G_fs·(T_f − T_s) at equilibrium
         to_sample += (self.k_ff - 1.0) * steady_sample
         dt_amb = sp - (p.t_amb_k - 273.15)
-        return (felt_part + to_sample + self.b_ff * dt_amb) / (1.0 - p.phi)
+        learned = self.learned(self._profile_t) if self.learned is not None else 0.0
+        return (felt_part + to_sample + self.b_ff * dt_amb) / (1.0 - p.phi) + learned
 
     def _track_sample(self, felt_c: float, power_w: float, dt: float) -> None:
         """Integrate the model's sample-stack node, driven by the felt temperature and the power."""
@@ -184,6 +190,7 @@ class FeedforwardPI:
 
     def _update(self, inp: ControlInput) -> ControlOutput:
         self._time.t += inp.dt_s
+        self._profile_t = inp.profile_t_s
         if inp.open_power_w is not None:
             self._pause()
             return ControlOutput(min(inp.open_power_w, inp.p_max_w), ff_w=inp.open_power_w)

@@ -806,6 +806,7 @@ class Runner:
                 closed=handover.engaged and felt is not None,
                 p_max_w=p_max,
                 open_power_w=open_power,
+                profile_t_s=pos.profile_t_s,
             )
         )
         mon.on_command(t, out.power_w, p_max, handover.engaged, felt)

@@ -1,0 +1,397 @@
+"""Identify the plant from what runs recorded: fit the grey-box model of the thermal-model reference §2 to the
+measured power, the supply's V/I and the pyrometer's readings.
+
+The model is the one the simulator and the controller use (felt node, sample-stack node, NTC felt
+resistance), driven by the electrical power the run put in. A fit adjusts, against a base parameter set:
+
+- ``heat_capacity_scale``: the felt's heat capacity (its areal mass);
+- ``emissivity``: the radiating ε·A (at the base area; above 1 the area grows instead);
+- ``g_fe_w_k``: conduction into the clamps. Convection is also linear in T − T_amb, so the two cannot be told
+  apart from temperatures: convection stays at its base value and ``g_fe_w_k`` takes the rest;
+- ``rho_el_ohm_m``, ``ntc_a``, ``ntc_tc_k``: the felts' R(T), anchored by the cold resistance;
+- ``m_bn_kg``, ``g_fs_w_k``: the sample stack's extra mass and its coupling to the felt (only kept when they
+  improve the fit by more than their cost, Bayesian information criterion);
+- ``t90_s``, ``dead_time_s``: the pyrometer's lag (first order, t90 = 2.3 τ) and the loop's dead time.
+
+Residuals are the pyrometer readings (where valid and clear of the bottom of the range, where real
+instruments slow down), the metered resistance, and the cold resistance. Uncertainties are from the
+Jacobian, scaled by the residual variance and inflated for the residuals' autocorrelation (neighbouring
+samples are not independent); they are stated as 95 % intervals (2σ).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from scipy.optimize import least_squares
+
+from ufs_control.core.thermal import (
+    SIGMA,
+    ThermalParams,
+    Wiring,
+    c_to_k,
+    channel_resistance,
+    cp_bn,
+    cp_carbon,
+    cp_llzo,
+    felt_resistance,
+)
+
+SIGMA_PYRO_K = 1.0  # weight of a pyrometer residual (its noise and quantisation)
+SIGMA_R_OHM = 0.02  # weight of a metered-resistance residual (10 mV / 10 mA meters read at 4 Hz)
+SIGMA_COLD_OHM = 0.005  # the cold resistance is measured at rest, averaged
+PYRO_CLEAR_K = 60.0  # readings this close to the bottom of the range are left out (the instrument slows there)
+SUBSTEPS = 1  # Heun at the 50 ms tick: the fastest plant mode (τ ≥ 0.15 s) is well resolved
+METER_DELAY_S = 0.125  # the supply's meters refresh at 4 Hz: on average a reading is half a period old
+
+
+@dataclass(frozen=True)
+class Trace:
+    """One run's record as the fit uses it. Times in s, powers in W, ohm per channel, °C; NaN = not measured."""
+
+    t_s: np.ndarray
+    power_w: np.ndarray  # electrical power into the load, held from each tick to the next
+    r_ohm: np.ndarray  # metered resistance of one channel
+    pyro_c: np.ndarray  # valid pyrometer readings clear of the bottom of the range
+    start_c: float  # felt temperature at t_s[0]
+    cold_ohm: float | None = None  # measured at rest before heating, at the start temperature
+    name: str = ""
+
+    @property
+    def n_pyro(self) -> int:
+        return int(np.count_nonzero(np.isfinite(self.pyro_c)))
+
+    @property
+    def peak_c(self) -> float:
+        return float(np.nanmax(self.pyro_c)) if self.n_pyro else float("nan")
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    value: float
+    interval: float  # half-width of the 95 % interval (2σ); inf when the data do not determine it
+    unit: str = ""
+
+
+@dataclass(frozen=True)
+class PlantFit:
+    """The fitted plant: parameters for the model, each fitted value with its uncertainty, and the residuals."""
+
+    params: ThermalParams
+    t90_s: float
+    dead_time_s: float
+    parameters: tuple[Parameter, ...]
+    pyro_rms_k: float
+    resistance_rms_ohm: float
+    n_pyro: int
+    n_resistance: int
+    sample_stack: bool  # the sample-stack mass and coupling were fitted
+    notes: tuple[str, ...] = ()
+    predictions: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...] = field(default=(), repr=False, compare=False)
+
+    def parameter(self, name: str) -> Parameter:
+        return next(p for p in self.parameters if p.name == name)
+
+
+class IdentificationError(ValueError):
+    """The records cannot identify the plant (say why in one line)."""
+
+
+# name, lower bound, upper bound, unit; the base value comes from the base parameters (scales start at 1).
+Spec = tuple[tuple[str, float, float, str], ...]
+_FREE: Spec = (
+    ("heat_capacity_scale", 0.2, 5.0, ""),
+    ("emissivity_area_scale", 0.3, 2.5, ""),
+    ("g_fe_w_k", 0.0, 1.0, "W/K"),
+    ("rho_el_ohm_m", 1e-4, 2e-2, "ohm m"),
+    ("ntc_a", 0.2, 0.98, ""),
+    ("ntc_tc_k", 80.0, 3000.0, "K"),
+    ("t90_s", 0.001, 1.5, "s"),
+    ("dead_time_s", 0.0, 0.4, "s"),
+)
+_STACK: Spec = (
+    ("m_bn_kg", 0.0, 3e-3, "kg"),
+    ("g_fs_w_k", 0.01, 5.0, "W/K"),
+)
+
+
+def trace_from_columns(
+    t_s: Sequence[float],
+    power_w: Sequence[float],
+    voltage_set_v: Sequence[float],
+    resistance_ohm: Sequence[float],
+    temperature_c: Sequence[float],
+    *,
+    channels: int,
+    range_low_c: float,
+    cold_ohm: float | None,
+    start_c: float = 25.0,
+    name: str = "",
+) -> Trace:
+    """Build a :class:`Trace` from a run's sample columns (NaN for "not available").
+
+    The power that went in is the voltage written that tick into the metered resistance (the meters lag by
+    up to 250 ms, the written voltage does not); without a metered resistance, the commanded power.
+    """
+    t = np.asarray(t_s, dtype=float)
+    v = np.asarray(voltage_set_v, dtype=float)
+    r = np.asarray(resistance_ohm, dtype=float)
+    p_cmd = np.asarray(power_w, dtype=float)
+    r_held = _hold_last(r)
+    p = np.where(np.isfinite(r_held) & (r_held > 0), channels * v * v / np.where(r_held > 0, r_held, 1.0), p_cmd)
+    p = np.where(v > 0, p, 0.0)
+    pyro = np.asarray(temperature_c, dtype=float)
+    pyro = np.where(pyro > range_low_c + PYRO_CLEAR_K, pyro, np.nan)
+    return Trace(t - t[0], np.nan_to_num(p), r, pyro, start_c, cold_ohm, name)
+
+
+def _hold_last(values: np.ndarray) -> np.ndarray:
+    """Carry the last finite value forward (NaN before the first)."""
+    out = values.copy()
+    last = float("nan")
+    for i, x in enumerate(out):
+        if math.isfinite(x):
+            last = x
+        else:
+            out[i] = last
+    return out
+
+
+def _apply(
+    base: ThermalParams, names: Sequence[str], x: Sequence[float] | np.ndarray
+) -> tuple[ThermalParams, float, float]:
+    """Parameters ``x`` (by ``names``) applied to ``base``: (plant, t90 s, dead time s)."""
+    values = dict(zip(names, x, strict=True))
+    changes: dict[str, Any] = {}
+    eps_area = base.emissivity * values.pop("emissivity_area_scale", 1.0)
+    if eps_area > 1.0:
+        changes["emissivity"], changes["area_m2"] = 1.0, base.area_m2 * eps_area
+    else:
+        changes["emissivity"] = eps_area
+    changes["felt_density_kg_m3"] = base.felt_density_kg_m3 * values.pop("heat_capacity_scale", 1.0)
+    t90 = values.pop("t90_s", 0.01)
+    dead = values.pop("dead_time_s", 0.0)
+    changes.update(values)
+    return replace(base, **changes), t90, dead
+
+
+def simulate(
+    trace: Trace, p: ThermalParams, wiring: Wiring, t90_s: float, dead_time_s: float
+) -> tuple[np.ndarray, ...]:
+    """Felt temperature, what the pyrometer would read, and the channel resistance, at the trace's times.
+
+    Heun steps, :data:`SUBSTEPS` per recorded tick; the power is held from one tick to the next. Clamps and
+    walls at ambient (the reference's default).
+    """
+    t = trace.t_s
+    n = len(t)
+    ta = p.t_amb_k
+    eps_sigma_a = p.emissivity * SIGMA * p.area_m2
+    lin = p.convection_w_m2k * p.area_m2 + p.g_fe_w_k
+    m_f = (1.0 - p.phi) * p.felt_mass_kg
+    g_fs = p.g_fs_w_k
+    s_rad = p.emissivity * SIGMA * p.sample_area_m2
+    m_c_s = p.phi * p.felt_mass_kg + p.m_foil_kg
+    r_rt = p.rho_el_ohm_m * p.length_m / (p.width_m * p.thickness_m)
+    a, tc = p.ntc_a, p.ntc_tc_k
+    extra_ohm = p.r_contact_ohm
+    if wiring is Wiring.SERIES:
+        felt_share_n, lead = p.n_felts, p.r_leads_ohm
+    elif wiring is Wiring.PARALLEL:
+        felt_share_n, lead = 1, p.r_leads_ohm * p.n_felts
+    else:
+        felt_share_n, lead = 1, p.r_leads_ohm
+
+    def rates(tf: float, ts: float, power: float) -> tuple[float, float]:
+        r_felt = r_rt * (a + (1.0 - a) * math.exp(-(tf - 293.0) / tc))
+        # Only the felts' share of the channel's resistance heats the felts; contacts and leads do not.
+        share = felt_share_n * r_felt / (felt_share_n * (r_felt + extra_ohm) + lead)
+        pj = power * share
+        q_fs = g_fs * (tf - ts)
+        tf4 = tf * tf * tf * tf
+        loss = eps_sigma_a * (tf4 - ta**4) + lin * (tf - ta)
+        cf = m_f * cp_carbon(tf)
+        cs = m_c_s * cp_carbon(ts) + p.m_llzo_kg * cp_llzo(ts) + p.m_bn_kg * cp_bn(ts)
+        ts4 = ts * ts * ts * ts
+        d_f = ((1.0 - p.phi) * pj - loss - q_fs) / cf
+        d_s = (p.phi * pj + q_fs - s_rad * (ts4 - ta**4)) / cs
+        return d_f, d_s
+
+    tf = ts = c_to_k(trace.start_c)
+    felt = np.empty(n)
+    felt[0] = tf
+    for i in range(n - 1):
+        dt = (t[i + 1] - t[i]) / SUBSTEPS
+        power = trace.power_w[i]
+        for _ in range(SUBSTEPS):
+            d1f, d1s = rates(tf, ts, power)
+            d2f, d2s = rates(tf + dt * d1f, ts + dt * d1s, power)
+            tf = max(tf + 0.5 * dt * (d1f + d2f), 200.0)
+            ts = max(ts + 0.5 * dt * (d1s + d2s), 200.0)
+        felt[i + 1] = tf
+    # The pyrometer: a first-order lag of the felt temperature, seen ``dead_time_s`` late.
+    tau = max(t90_s, 1e-4) / 2.303
+    seen = np.empty(n)
+    y = felt[0]
+    seen[0] = y
+    for i in range(1, n):
+        y += (felt[i] - y) * (1.0 - math.exp(-(t[i] - t[i - 1]) / tau))
+        seen[i] = y
+    if dead_time_s > 0:
+        seen = np.interp(t - dead_time_s, t, seen)
+    r_felt = r_rt * (a + (1.0 - a) * np.exp(-(felt - 293.0) / tc))
+    r_path = r_felt + extra_ohm
+    if wiring is Wiring.SERIES:
+        r_ch = p.n_felts * r_path + p.r_leads_ohm
+    elif wiring is Wiring.PARALLEL:
+        r_ch = r_path / p.n_felts + p.r_leads_ohm
+    else:
+        r_ch = r_path + p.r_leads_ohm
+    # The metered resistance is a 4 Hz sample-and-hold of the true one: half a period late on average.
+    r_ch = np.interp(t - METER_DELAY_S, t, r_ch)
+    return felt - 273.15, seen - 273.15, r_ch
+
+
+def _residuals(
+    x: np.ndarray, names: Sequence[str], base: ThermalParams, wiring: Wiring, traces: Sequence[Trace]
+) -> np.ndarray:
+    p, t90, dead = _apply(base, names, x)
+    parts: list[np.ndarray] = []
+    for tr in traces:
+        _, seen, r_ch = simulate(tr, p, wiring, t90, dead)
+        ok = np.isfinite(tr.pyro_c)
+        parts.append((seen[ok] - tr.pyro_c[ok]) / SIGMA_PYRO_K)
+        okr = np.isfinite(tr.r_ohm)
+        parts.append((r_ch[okr] - tr.r_ohm[okr]) / SIGMA_R_OHM)
+        if tr.cold_ohm is not None:
+            cold = channel_resistance(c_to_k(tr.start_c), p, wiring)
+            parts.append(np.array([(cold - tr.cold_ohm) / SIGMA_COLD_OHM]))
+    return np.concatenate(parts)
+
+
+def _start_values(base: ThermalParams, spec: Sequence[tuple[str, float, float, str]]) -> list[float]:
+    start = []
+    for name, lo, hi, _ in spec:
+        if name in ("heat_capacity_scale", "emissivity_area_scale"):
+            value = 1.0
+        elif name == "t90_s" or name == "dead_time_s":
+            value = 0.05
+        elif name == "m_bn_kg":
+            value = max(base.m_bn_kg, 1e-5)
+        else:
+            value = float(getattr(base, name))
+        start.append(min(max(value, lo * 1.001 if lo > 0 else lo), hi * 0.999))
+    return start
+
+
+def _autocorrelation_inflation(res: np.ndarray) -> float:
+    """n / n_eff for residuals with lag-1 autocorrelation ρ: (1 + ρ) / (1 − ρ), at least 1."""
+    if len(res) < 3:
+        return 1.0
+    r = res - res.mean()
+    den = float(np.dot(r, r))
+    if den <= 0:
+        return 1.0
+    rho = min(max(float(np.dot(r[1:], r[:-1])) / den, 0.0), 0.98)
+    return (1.0 + rho) / (1.0 - rho)
+
+
+def _solve(
+    base: ThermalParams,
+    wiring: Wiring,
+    traces: Sequence[Trace],
+    spec: Sequence[tuple[str, float, float, str]],
+    start: Sequence[float] | np.ndarray = (),
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    names = [s[0] for s in spec]
+    lo = np.array([s[1] for s in spec])
+    hi = np.array([s[2] for s in spec])
+    x0 = np.array(_start_values(base, spec))
+    x0[: len(start)] = np.clip(start, lo[: len(start)], hi[: len(start)])
+    result = least_squares(
+        _residuals,
+        x0,
+        bounds=(lo, hi),
+        args=(names, base, wiring, traces),
+        x_scale=np.maximum(np.abs(x0), 1e-3),
+        diff_step=1e-4,
+        max_nfev=400,
+    )
+    return result.x, result.fun, result.jac
+
+
+def fit_plant(traces: Sequence[Trace], base: ThermalParams, wiring: Wiring) -> PlantFit:
+    """Fit the model to ``traces``; raise :class:`IdentificationError` when they cannot determine it."""
+    usable = [tr for tr in traces if len(tr.t_s) >= 20]
+    if not usable:
+        raise IdentificationError("no run with enough samples to fit")
+    n_pyro = sum(tr.n_pyro for tr in usable)
+    if n_pyro < 40:
+        raise IdentificationError(
+            f"only {n_pyro} pyrometer readings above its range's bottom: the records never reached the pyrometer's"
+            " range (heat higher, or check the pyrometer's alignment)"
+        )
+    n_res = sum(int(np.count_nonzero(np.isfinite(tr.r_ohm))) for tr in usable)
+    if n_res < 20:
+        raise IdentificationError(f"only {n_res} metered resistances: the supply's V/I meters gave too few values")
+    notes: list[str] = []
+    x1, f1, j1 = _solve(base, wiring, usable, _FREE)
+    spec, x, fun, jac = _FREE, x1, f1, j1
+    x2, f2, j2 = _solve(base, wiring, usable, _FREE + _STACK, start=x1)
+    n = len(f1)
+    bic1 = n * math.log(float(np.dot(f1, f1)) / n) + len(_FREE) * math.log(n)
+    bic2 = n * math.log(float(np.dot(f2, f2)) / n) + len(_FREE + _STACK) * math.log(n)
+    stack = bic2 < bic1 - 10.0
+    if stack:
+        spec, x, fun, jac = _FREE + _STACK, x2, f2, j2
+    else:
+        notes.append("sample-stack mass and coupling not identifiable from these records: kept at the base values")
+    notes.append("convection kept at its base value: it and clamp conduction are both linear in T - T_amb")
+    names = [s[0] for s in spec]
+    dof = max(len(fun) - len(spec), 1)
+    s2 = float(np.dot(fun, fun)) / dof
+    inflation = _autocorrelation_inflation(fun)
+    try:
+        cov = np.linalg.pinv(jac.T @ jac) * s2 * inflation
+        sigma = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+    except np.linalg.LinAlgError:
+        sigma = np.full(len(spec), np.inf)
+    params, t90, dead = _apply(base, names, x)
+    parameters = []
+    for (name, lo, hi, unit), value, sd in zip(spec, x, sigma, strict=True):
+        at_bound = value <= lo * 1.0001 + 1e-12 or value >= hi * 0.9999
+        parameters.append(Parameter(name, float(value), math.inf if at_bound else float(2.0 * sd), unit))
+        if at_bound:
+            notes.append(f"{name} ended at its bound ({value:.4g}): the records do not determine it")
+    predictions = []
+    pyro_sq = res_sq = 0.0
+    for tr in usable:
+        felt, seen, r_ch = simulate(tr, params, wiring, t90, dead)
+        predictions.append((felt, seen, r_ch))
+        ok = np.isfinite(tr.pyro_c)
+        pyro_sq += float(np.sum((seen[ok] - tr.pyro_c[ok]) ** 2))
+        okr = np.isfinite(tr.r_ohm)
+        res_sq += float(np.sum((r_ch[okr] - tr.r_ohm[okr]) ** 2))
+    return PlantFit(
+        params=params,
+        t90_s=t90,
+        dead_time_s=dead,
+        parameters=tuple(parameters),
+        pyro_rms_k=math.sqrt(pyro_sq / max(n_pyro, 1)),
+        resistance_rms_ohm=math.sqrt(res_sq / max(n_res, 1)),
+        n_pyro=n_pyro,
+        n_resistance=n_res,
+        sample_stack=stack,
+        notes=tuple(notes),
+        predictions=tuple(predictions),
+    )
+
+
+def felt_ohm_at(params: ThermalParams, t_c: float) -> float:
+    """Resistance of one felt in ohm at ``t_c`` °C."""
+    return felt_resistance(c_to_k(t_c), params)
