@@ -10,6 +10,7 @@ FAULTS: dict[str, str] = {
     "pyro-garbled": "pyrometer answers garbage",
     "pyro-stuck": "pyrometer keeps reporting the value it had",
     "pyro-under-range": "pyrometer reports below range whatever it sees",
+    "pyro-fogged": "a deposit builds up on the window: the ratio reading drifts up 20 K/s to 200 K high",
     "psu-garbage": "supply answers queries with garbage",
     "psu-no-reply": "supply stops answering queries",
     "psu-disconnect": "the supply drops every interface connection (network fault); it keeps its state",

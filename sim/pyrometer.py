@@ -14,6 +14,10 @@ from collections.abc import Callable
 PROTOCOLS = ("upp", "raytek")
 
 
+FOG_RATE_K_PER_S = 20.0  # how fast a deposit shifts the ratio reading ...
+FOG_MAX_K = 200.0  # ... up to about a 1.25 ratio error on 0.90/1.05 µm bands at 1000 °C (thermal-model §4)
+
+
 class KtrdEmulator:
     """A pyrometer head on a byte stream: feed request bytes, get reply bytes."""
 
@@ -55,6 +59,7 @@ class KtrdEmulator:
         self.garbled = False
         self.force_below_range = False
         self.stuck_c: float | None = None
+        self.fogged_since: float | None = None  # a deposit builds up on the window and shifts the ratio reading
 
     # --- physics ---------------------------------------------------------------------------
 
@@ -72,6 +77,8 @@ class KtrdEmulator:
         if self.stuck_c is not None:
             return self.stuck_c
         y = self.optical_c
+        if y is not None and self.fogged_since is not None:
+            y += min(FOG_RATE_K_PER_S * (self.now() - self.fogged_since), FOG_MAX_K)
         low, high = self.range_c
         if y is None or y < low or self.force_below_range:
             return None

@@ -134,6 +134,8 @@ class SimRig:
             pyro.garbled = True
         elif name == "pyro-stuck":
             pyro.freeze()
+        elif name == "pyro-fogged":
+            self.pyrometer.fogged_since = self.pyrometer.now()
         elif name == "pyro-under-range":
             pyro.force_below_range = True
         elif name == "psu-garbage":

@@ -16,6 +16,7 @@ from ufs_control.core.rig import MAX_RUN_S
 
 if TYPE_CHECKING:
     from ufs_control.core.rig import RigConfig
+    from ufs_control.core.thermal import ThermalParams
     from ufs_control.runner.engine import Progress
 
 EXIT_OK, EXIT_TRIPPED, EXIT_BAD_INPUT, EXIT_INSTRUMENT = 0, 1, 2, 3
@@ -41,6 +42,9 @@ RUN_TIME = Range(
 PORT = Range(0, 65535, "0 picks a free port", "TCP ports end at 65535")
 SEED = Range(0, 2**32 - 1, "seeds are 32-bit unsigned integers", "seeds are 32-bit unsigned integers")
 PLANTS = Range(1, 1000, "at least one plant", "each plant runs every controller through the recipe: 1000 take hours")
+IDENTIFY_MAX_C = Range(
+    800.0, 2000.0, "the experiment must reach well into the pyrometer's range", "above 2000 °C the felts need 1 kW"
+)
 JOBS = Range(1, 256, "at least one worker process", "more workers than cores only add overhead")
 PAIRS = Range(1, 100, "at least one headless/windowed pair", "each pair takes twice --tail-s of real time")
 TAIL_S = Range(
@@ -127,10 +131,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="inject a simulator fault (simulator only)",
     )
     p.add_argument("--seed", type=_within(SEED, int), default=0, help="simulator noise seed")
+    _plant_options(p)
 
     p = sub.add_parser("check", help="validate a profile and check it against the rig's envelope")
     p.add_argument("profile")
     p.add_argument("--rig", metavar="RIG.toml")
+    p.add_argument("--plant", metavar="PLANT.toml", help="identified plant file (ufs identify / ufs fit)")
+
+    p = sub.add_parser("identify", help="identify the plant on the rig (or the simulator); write a plant file")
+    p.add_argument("--rig", metavar="RIG.toml", help="rig configuration (addresses, wiring, limits)")
+    p.add_argument("--psu", metavar="RESOURCE", help="supply VISA resource, e.g. TCPIP::10.0.0.5::9221::SOCKET")
+    p.add_argument("--psu-channel", type=int, choices=[1, 2], help="supply output for series/parallel wiring")
+    p.add_argument("--pyrometer", metavar="URL", help="pyrometer port or URL, e.g. /dev/ttyUSB0")
+    p.add_argument("--pyrometer-protocol", metavar="NAME", help="pyrometer codec: upp, raytek, optris")
+    p.add_argument("--sim", action="store_true", help="identify the embedded simulator's plant")
+    p.add_argument("--runs-dir", default="runs", metavar="DIR", help="where the identification run goes")
+    p.add_argument("--operator", default="", metavar="NAME")
+    p.add_argument("--out", required=True, metavar="PLANT.toml", help="the plant file to write (and a .png)")
+    p.add_argument(
+        "--max-temperature-c",
+        type=_within(IDENTIFY_MAX_C, float),
+        default=1200.0,
+        help="highest temperature of the experiment (default 1200 °C)",
+    )
+    p.add_argument("--seed", type=_within(SEED, int), default=0, help="simulator noise seed")
+    _plant_options(p)
+
+    p = sub.add_parser("fit", help="fit the plant model to existing run records; write a plant file")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("--rig", metavar="RIG.toml", help="the rig the runs were made on (wiring, pyrometer range)")
+    p.add_argument("--plant", metavar="PLANT.toml", help="start from this plant file instead of the rig's model")
+    p.add_argument("--out", required=True, metavar="PLANT.toml")
 
     p = sub.add_parser("report", help="print a run's metrics and (re)write its plot.png")
     p.add_argument("run_dir", metavar="RUN_DIR")
@@ -248,12 +279,22 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _plant_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--plant", metavar="PLANT.toml", help="identified plant file for the model (ufs identify / fit)")
+    p.add_argument("--sim-plant", metavar="PLANT.toml", help="the embedded simulator's true plant (simulator only)")
+
+
 def _load_rig(args: argparse.Namespace) -> RigConfig:
     from dataclasses import replace
 
     from ufs_control.core.rig import RigConfig, load_rig
+    from ufs_control.core.thermal import load_plant_file
 
     rig = load_rig(args.rig) if getattr(args, "rig", None) else RigConfig()
+    if getattr(args, "plant", None):
+        params, t90 = load_plant_file(args.plant)
+        pyro = rig.pyrometer if rig.pyrometer.t90_s > 0 else replace(rig.pyrometer, t90_s=t90)
+        rig = replace(rig, model=params, model_file=str(args.plant), pyrometer=pyro)
     if getattr(args, "psu", None) or getattr(args, "psu_channel", None):
         psu = replace(rig.psu, resource=args.psu or rig.psu.resource, channel=args.psu_channel or rig.psu.channel)
         rig = replace(rig, psu=psu)
@@ -327,7 +368,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(f"note: run {folder.name} was left running by a process that died; marked interrupted", flush=True)
     line = _ProgressLine()
     session = open_session(
-        rig, simulate=simulate, runs_dir=runs_dir, speed=args.speed, faults=args.fault, progress=line, seed=args.seed
+        rig,
+        simulate=simulate,
+        runs_dir=runs_dir,
+        speed=args.speed,
+        faults=args.fault,
+        progress=line,
+        seed=args.seed,
+        sim_params=_sim_plant(args, simulate),
     )
     _say(session.banner)
     runner = session.runner
@@ -362,6 +410,126 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if result.instrument_failure:
         return EXIT_INSTRUMENT
     return EXIT_TRIPPED
+
+
+def _sim_plant(args: argparse.Namespace, simulate: bool) -> ThermalParams | None:
+    if not getattr(args, "sim_plant", None):
+        return None
+    if not simulate:
+        raise ConfigError("<command line>", "--sim-plant", "only applies to the simulator (add --sim)")
+    from ufs_control.core.thermal import load_params
+
+    return load_params(args.sim_plant)
+
+
+def _cmd_identify(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ufs_control.app import open_session
+    from ufs_control.control.feasibility import check
+    from ufs_control.control.identify import IdentificationError, fit_plant
+    from ufs_control.control.model import PlantModel
+    from ufs_control.core.profile import plan
+    from ufs_control.runner.plantfile import identification_profile, summary_lines, trace_of_run, write_plant_file
+    from ufs_control.runner.records import Outcome, recover_interrupted
+
+    rig = _load_rig(args)
+    simulate = args.sim or rig.simulated
+    if not simulate and (not rig.psu.resource or not rig.pyrometer.url):
+        raise ConfigError(rig.source, "psu.resource/pyrometer.url", "give both instrument addresses, or use --sim")
+    if args.max_temperature_c > rig.limits.max_temperature_c:
+        raise ConfigError(
+            "<command line>",
+            "--max-temperature-c",
+            f"{args.max_temperature_c:g} is above the rig's limits.max_temperature_c {rig.limits.max_temperature_c:g}",
+        )
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise ConfigError(str(out), "--out", "its folder does not exist")
+    profile = identification_profile(rig, args.max_temperature_c)
+    findings = [f for f in check(plan(profile), rig, PlantModel(rig.model, rig.wiring)) if f.level == "error"]
+    if findings:
+        raise ConfigError(
+            "<identify>", f"segment {findings[0].segment}", f"cannot identify safely: {findings[0].message}"
+        )
+    runs_dir = Path(args.runs_dir)
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(str(runs_dir), "--runs-dir", f"cannot create: {exc.strerror}") from None
+    for folder in recover_interrupted(runs_dir):
+        print(f"note: run {folder.name} was left running by a process that died; marked interrupted", flush=True)
+    line = _ProgressLine()
+    session = open_session(
+        rig,
+        simulate=simulate,
+        runs_dir=runs_dir,
+        progress=line,
+        seed=args.seed,
+        sim_params=_sim_plant(args, simulate),
+    )
+    _say(session.banner)
+    _say(f"identification: {plan(profile).duration_s:.0f} s, up to {args.max_temperature_c - 50:g} °C")
+    runner = session.runner
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        runner.request_abort(f"{signal.Signals(signum).name} received")
+        runner.urgent_stop()
+
+    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+    previous = {sig: signal.signal(sig, on_signal) for sig in handled}
+    try:
+        result = runner.run(profile, operator=args.operator, sample_id="identification")
+    finally:
+        session.close()
+        line.done()
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
+    _say(f"identification run {result.outcome.value}: {result.reason}")
+    if result.outcome is not Outcome.FINISHED or result.run_dir is None:
+        print(f"error: identification run ended early ({result.reason}): no plant file written", file=sys.stderr)
+        return EXIT_INSTRUMENT if result.instrument_failure else EXIT_TRIPPED
+    try:
+        fit = fit_plant([trace_of_run(result.run_dir, rig)], rig.model, rig.wiring)
+    except IdentificationError as exc:
+        print(f"error: {result.run_dir}: cannot identify the plant: {exc}", file=sys.stderr)
+        return EXIT_TRIPPED
+    plot = write_plant_file(out, fit, [str(result.run_dir)])
+    for text in summary_lines(fit, rig.model):
+        _say(text)
+    _say(f'plant file: {out} (plot: {plot}); run with --plant {out} or [model] file = "{out}"')
+    return EXIT_OK
+
+
+def _cmd_fit(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ufs_control.control.identify import IdentificationError, fit_plant
+    from ufs_control.runner.plantfile import summary_lines, trace_of_run, write_plant_file
+
+    rig = _load_rig(args)
+    out = Path(args.out)
+    if not out.parent.is_dir():
+        raise ConfigError(str(out), "--out", "its folder does not exist")
+    traces = []
+    for name in args.run_dirs:
+        folder = Path(name)
+        if not (folder / "samples.csv").is_file():
+            raise ConfigError(name, "RUN_DIR", "not a run folder (no samples.csv)")
+        try:
+            traces.append(trace_of_run(folder, rig))
+        except IdentificationError as exc:
+            raise ConfigError(name, "RUN_DIR", str(exc)) from None
+    try:
+        fit = fit_plant(traces, rig.model, rig.wiring)
+    except IdentificationError as exc:
+        print(f"error: cannot fit the plant: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    plot = write_plant_file(out, fit, [str(Path(n)) for n in args.run_dirs])
+    for text in summary_lines(fit, rig.model):
+        _say(text)
+    _say(f"plant file: {out} (plot: {plot})")
+    return EXIT_OK
 
 
 def _say(text: str) -> None:
@@ -564,6 +732,8 @@ COMMANDS = {
     "run": _cmd_run,
     "check": _cmd_check,
     "report": _cmd_report,
+    "identify": _cmd_identify,
+    "fit": _cmd_fit,
     "bench": _cmd_bench,
     "gui": _cmd_gui,
     "bench-gui": _cmd_bench_gui,

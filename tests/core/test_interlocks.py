@@ -32,6 +32,7 @@ CASES = {
     "watchdog": {"stalled_s": 0.4},
     "supply_link": {"guardian": ("supply_link", "supply connection lost; reconnected and switched the output off")},
     "record_failure": {"record_error": "No space left on device"},
+    "sensor_disagreement": {"sensor_gap_k": 150.0, "sensor_disagree_s": 2.5, "sensor_band_k": 80.0},
 }
 
 

@@ -95,7 +95,8 @@ def test_fault_trips_its_interlock(
 
 
 def test_every_interlock_is_exercised_here_or_below() -> None:
-    covered = {c[1] for c in CASES} | {"emergency_stop", "watchdog", "record_failure"}
+    """sensor_disagreement: tests/runner/test_thermometry.py."""
+    covered = {c[1] for c in CASES} | {"emergency_stop", "watchdog", "record_failure", "sensor_disagreement"}
     assert covered == set(INTERLOCKS)
 
 

@@ -44,9 +44,12 @@ from ufs_control.core.thermal import (
 SIGMA_PYRO_K = 1.0  # weight of a pyrometer residual (its noise and quantisation)
 SIGMA_R_OHM = 0.02  # weight of a metered-resistance residual (10 mV / 10 mA meters read at 4 Hz)
 SIGMA_COLD_OHM = 0.005  # the cold resistance is measured at rest, averaged
-PYRO_CLEAR_K = 60.0  # readings this close to the bottom of the range are left out (the instrument slows there)
+PYRO_CLEAR_K = 150.0  # readings this close to the bottom of the range are left out (instruments slow down there)
 SUBSTEPS = 1  # Heun at the 50 ms tick: the fastest plant mode (τ ≥ 0.15 s) is well resolved
 METER_DELAY_S = 0.125  # the supply's meters refresh at 4 Hz: on average a reading is half a period old
+# What the data cannot tell and the intervals must still cover (type B, 1σ): the phase of the 4 Hz meter
+# (uniform over 0-250 ms) and the meters' accuracy (V 0.1 %, I 0.3 %, plus digits: about 0.5 % on V/I).
+NUISANCE_SIGMA = {"meter_delay_s": 0.072, "r_scale": 0.005}
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,7 @@ class PlantFit:
     sample_stack: bool  # the sample-stack mass and coupling were fitted
     notes: tuple[str, ...] = ()
     predictions: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...] = field(default=(), repr=False, compare=False)
+    traces: tuple[Trace, ...] = field(default=(), repr=False, compare=False)
 
     def parameter(self, name: str) -> Parameter:
         return next(p for p in self.parameters if p.name == name)
@@ -181,7 +185,12 @@ def _apply(
 
 
 def simulate(
-    trace: Trace, p: ThermalParams, wiring: Wiring, t90_s: float, dead_time_s: float
+    trace: Trace,
+    p: ThermalParams,
+    wiring: Wiring,
+    t90_s: float,
+    dead_time_s: float,
+    meter_delay_s: float = METER_DELAY_S,
 ) -> tuple[np.ndarray, ...]:
     """Felt temperature, what the pyrometer would read, and the channel resistance, at the trace's times.
 
@@ -253,24 +262,30 @@ def simulate(
     else:
         r_ch = r_path + p.r_leads_ohm
     # The metered resistance is a 4 Hz sample-and-hold of the true one: half a period late on average.
-    r_ch = np.interp(t - METER_DELAY_S, t, r_ch)
+    r_ch = np.interp(t - meter_delay_s, t, r_ch)
     return felt - 273.15, seen - 273.15, r_ch
 
 
 def _residuals(
-    x: np.ndarray, names: Sequence[str], base: ThermalParams, wiring: Wiring, traces: Sequence[Trace]
+    x: np.ndarray,
+    names: Sequence[str],
+    base: ThermalParams,
+    wiring: Wiring,
+    traces: Sequence[Trace],
+    meter_delay_s: float = METER_DELAY_S,
+    r_scale: float = 1.0,
 ) -> np.ndarray:
     p, t90, dead = _apply(base, names, x)
     parts: list[np.ndarray] = []
     for tr in traces:
-        _, seen, r_ch = simulate(tr, p, wiring, t90, dead)
+        _, seen, r_ch = simulate(tr, p, wiring, t90, dead, meter_delay_s)
         ok = np.isfinite(tr.pyro_c)
         parts.append((seen[ok] - tr.pyro_c[ok]) / SIGMA_PYRO_K)
         okr = np.isfinite(tr.r_ohm)
-        parts.append((r_ch[okr] - tr.r_ohm[okr]) / SIGMA_R_OHM)
+        parts.append((r_ch[okr] - r_scale * tr.r_ohm[okr]) / SIGMA_R_OHM)
         if tr.cold_ohm is not None:
             cold = channel_resistance(c_to_k(tr.start_c), p, wiring)
-            parts.append(np.array([(cold - tr.cold_ohm) / SIGMA_COLD_OHM]))
+            parts.append(np.array([(cold - r_scale * tr.cold_ohm) / SIGMA_COLD_OHM]))
     return np.concatenate(parts)
 
 
@@ -343,9 +358,10 @@ def fit_plant(traces: Sequence[Trace], base: ThermalParams, wiring: Wiring) -> P
     x1, f1, j1 = _solve(base, wiring, usable, _FREE)
     spec, x, fun, jac = _FREE, x1, f1, j1
     x2, f2, j2 = _solve(base, wiring, usable, _FREE + _STACK, start=x1)
-    n = len(f1)
-    bic1 = n * math.log(float(np.dot(f1, f1)) / n) + len(_FREE) * math.log(n)
-    bic2 = n * math.log(float(np.dot(f2, f2)) / n) + len(_FREE + _STACK) * math.log(n)
+    # Neighbouring residuals are not independent: count the effective number of samples.
+    n = len(f1) / _autocorrelation_inflation(f1)
+    bic1 = n * math.log(float(np.dot(f1, f1)) / len(f1)) + len(_FREE) * math.log(n)
+    bic2 = n * math.log(float(np.dot(f2, f2)) / len(f2)) + len(_FREE + _STACK) * math.log(n)
     stack = bic2 < bic1 - 10.0
     if stack:
         spec, x, fun, jac = _FREE + _STACK, x2, f2, j2
@@ -357,8 +373,15 @@ def fit_plant(traces: Sequence[Trace], base: ThermalParams, wiring: Wiring) -> P
     s2 = float(np.dot(fun, fun)) / dof
     inflation = _autocorrelation_inflation(fun)
     try:
-        cov = np.linalg.pinv(jac.T @ jac) * s2 * inflation
-        sigma = np.sqrt(np.clip(np.diag(cov), 0.0, None))
+        normal = np.linalg.pinv(jac.T @ jac)
+        variance = np.clip(np.diag(normal) * s2 * inflation, 0.0, None)
+        # Type B: move each nuisance by its 1σ and see how far the solution moves (linearised).
+        for nuisance, sd in NUISANCE_SIGMA.items():
+            base_value = METER_DELAY_S if nuisance == "meter_delay_s" else 1.0
+            moved = _residuals(x, names, base, wiring, usable, **{nuisance: base_value + sd})
+            shift = -normal @ jac.T @ (moved - fun)
+            variance = variance + shift * shift
+        sigma = np.sqrt(variance)
     except np.linalg.LinAlgError:
         sigma = np.full(len(spec), np.inf)
     params, t90, dead = _apply(base, names, x)
@@ -389,6 +412,7 @@ def fit_plant(traces: Sequence[Trace], base: ThermalParams, wiring: Wiring) -> P
         sample_stack=stack,
         notes=tuple(notes),
         predictions=tuple(predictions),
+        traces=tuple(usable),
     )
 
 

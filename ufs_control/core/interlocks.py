@@ -45,6 +45,10 @@ class Snapshot:
     guardian: tuple[str, str] | None = None  # (what, reason) when the guardian switched the output off itself
     stalled_s: float = 0.0  # the longest gap the loop saw between two of its own ticks
     record_error: str | None = None  # the run record could not be written
+    sensor_gap_k: float | None = None  # pyrometer minus the felts' resistance temperature (thermometry on)
+    sensor_disagree_s: float = 0.0  # how long the two have disagreed beyond the band without a break
+    sensor_band_k: float = 0.0  # the band: limits.cross_check_k, wider where the resistance reading is coarse
+    resistance_backup: bool = False  # ramping down with the felts' resistance as the temperature
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,8 @@ def over_temperature(s: Snapshot, lim: Limits) -> str | None:
 
 
 def pyrometer_fault(s: Snapshot, lim: Limits) -> str | None:
-    if s.loop_closed and s.invalid_for_s > lim.pyrometer_dropout_s:
+    # A ramp down may finish on the felts' resistance; a hold or a ramp up never continues without the pyrometer.
+    if s.loop_closed and s.invalid_for_s > lim.pyrometer_dropout_s and not s.resistance_backup:
         return f"pyrometer {s.reading.status.value} for {s.invalid_for_s:.2f} s while the loop is closed"
     return None
 
@@ -114,8 +119,17 @@ def loop_break(s: Snapshot, lim: Limits) -> str | None:
             f"loop break: high power for {s.high_power_for_s:.1f} s but the temperature rose only "
             f"{s.rise_during_high_power_k:.1f} K"
         )
-    if s.blind_for_s > lim.blind_s:
+    if s.blind_for_s > lim.blind_s and not s.resistance_backup:
         return f"loop break: setpoint well inside the pyrometer range for {s.blind_for_s:.1f} s, no valid reading"
+    return None
+
+
+def sensor_disagreement(s: Snapshot, lim: Limits) -> str | None:
+    if s.sensor_gap_k is not None and s.sensor_disagree_s >= lim.cross_check_s:
+        return (
+            f"pyrometer and felt resistance disagree by {s.sensor_gap_k:+.0f} K for {s.sensor_disagree_s:.1f} s "
+            f"(band ±{s.sensor_band_k:.0f} K): fogged window, misaligned spot, wrong ratio setting or a changed felt?"
+        )
     return None
 
 
@@ -197,6 +211,7 @@ INTERLOCKS: dict[str, Predicate] = {
     "resistance_drift": resistance_drift,
     "pyrometer_fault": pyrometer_fault,
     "pyrometer_stale": pyrometer_stale,
+    "sensor_disagreement": sensor_disagreement,
     "loop_break": loop_break,
     "tracking_error": tracking_error,
     "holdback_timeout": holdback_timeout,
@@ -217,6 +232,7 @@ LABELS: dict[str, str] = {
     "resistance_drift": "Resistance drift",
     "pyrometer_fault": "Pyrometer fault",
     "pyrometer_stale": "Pyrometer stuck",
+    "sensor_disagreement": "Sensors disagree",
     "loop_break": "Loop break",
     "tracking_error": "Tracking error",
     "holdback_timeout": "Holdback timeout",

@@ -14,7 +14,7 @@ from typing import Any
 from ufs_control.core.bounds import Range
 from ufs_control.core.errors import ConfigError
 from ufs_control.core.profile import HARD_MAX_C
-from ufs_control.core.thermal import ThermalParams, Wiring, params_from_mapping, preset
+from ufs_control.core.thermal import ThermalParams, Wiring, load_plant_file, params_from_mapping, preset
 from ufs_control.core.tomlfile import read_toml
 
 
@@ -32,6 +32,7 @@ class PyrometerConfig:
     address: int = 0
     range_c: tuple[float, float] = (600.0, 2000.0)
     timeout_s: float = 0.1
+    t90_s: float = 0.0  # the head's response time (identified, or from its settings); the loop compensates it
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,8 @@ class Limits:
     open_circuit_reads: float = 2.0  # ... in this many meter reads in a row (4 Hz)
     felt_short_ratio: float = 0.5  # resistance below this fraction of the expected value: a short
     supply_failures_max: float = 2.0  # failed supply transactions in a row that mean "not answering"
+    cross_check_k: float = 80.0  # pyrometer and felt resistance disagreeing by more than this: a warning ...
+    cross_check_s: float = 2.0  # ... and, for this long without a break, a trip
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,9 @@ class ControllerConfig:
     engage_window_s: float = 0.5
     error_filter_s: float = 0.1
     adapt_feedforward: bool = True
+    # Resistance thermometry (needs a fitted model: [model] file or --plant): the felts' V/I as a second
+    # temperature sensor (cross-check, ramp-down backup). "auto": when the model was identified on the rig.
+    thermometry: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,13 @@ class RigConfig:
     model: ThermalParams = field(default_factory=ThermalParams)
     sim_preset: str = "A"
     source: str = "<defaults>"
+    model_file: str | None = None  # the identified plant file the model came from (None: a preset)
+
+    @property
+    def thermometry(self) -> bool:
+        """Use the felts' resistance as a temperature sensor (the model's R(T) was fitted on the rig)."""
+        mode = self.controller.thermometry
+        return mode == "on" or (mode == "auto" and self.model_file is not None)
 
     @property
     def channels(self) -> tuple[int, ...]:
@@ -148,6 +161,8 @@ def _apply(cls_instance: Any, table: dict[str, Any], prefix: str, source: str) -
 def parse_rig(data: dict[str, Any], source: str = "<rig>") -> RigConfig:
     """Build a :class:`RigConfig` from parsed TOML; every numeric setting must lie within ``RIG_RANGES``."""
     data = dict(data)
+    pyro_table = data.get("pyrometer")
+    t90_given = isinstance(pyro_table, dict) and "t90_s" in pyro_table
     psu = _apply(PsuConfig(), _section(data, "psu", source), "psu", source)
     pyro = _apply(PyrometerConfig(), _section(data, "pyrometer", source), "pyrometer", source)
     wiring_table = _section(data, "wiring", source)
@@ -163,10 +178,23 @@ def parse_rig(data: dict[str, Any], source: str = "<rig>") -> RigConfig:
     limits = _apply(Limits(), _section(data, "limits", source), "limits", source)
     ctrl = _apply(ControllerConfig(), _section(data, "controller", source), "controller", source)
     model_table = _section(data, "model", source)
+    model_file = model_table.pop("file", None)
     name = model_table.pop("preset", "A")
     if not isinstance(name, str) or name.upper() not in ("A", "B"):
         raise ConfigError(source, "model.preset", f"must be A or B, got {name!r}")
     model = params_from_mapping(model_table, preset(name), source)
+    if model_file is not None:
+        if not isinstance(model_file, str) or not model_file:
+            raise ConfigError(source, "model.file", f"must be a file name, got {model_file!r}")
+        if model_table:
+            raise ConfigError(source, f"model.{sorted(model_table)[0]}", "give either model.file or parameters")
+        path = Path(model_file)
+        if not path.is_absolute() and source not in ("<rig>", "<defaults>"):
+            path = Path(source).parent / path
+        model, fitted_t90 = load_plant_file(path)
+        if not t90_given:
+            pyro = replace(pyro, t90_s=fitted_t90)
+        model_file = str(path)
     sim_table = _section(data, "sim", source)
     sim_preset = sim_table.pop("preset", "A")
     if not isinstance(sim_preset, str) or sim_preset.upper() not in ("A", "B"):
@@ -175,7 +203,9 @@ def parse_rig(data: dict[str, Any], source: str = "<rig>") -> RigConfig:
         raise ConfigError(source, f"sim.{sorted(sim_table)[0]}", "unknown setting")
     if data:
         raise ConfigError(source, sorted(data)[0], "unknown section")
-    rig = RigConfig(psu, pyro, wiring, limits, ctrl, model, sim_preset.upper(), source)
+    if ctrl.thermometry not in ("auto", "on", "off"):
+        raise ConfigError(source, "controller.thermometry", f"must be auto, on or off, got {ctrl.thermometry!r}")
+    rig = RigConfig(psu, pyro, wiring, limits, ctrl, model, sim_preset.upper(), source, model_file)
     check_ranges(rig)
     # A pyrometer read blocks the loop for up to its timeout; with a period on top it must stay inside the
     # watchdog, or a silent pyrometer would look like a stalled loop instead of a pyrometer fault.
@@ -251,6 +281,15 @@ RIG_RANGES: dict[str, Range | Callable[[RigConfig], Range]] = {
         0.8,
         "a reply at 19200 baud takes several ms",
         "a silent pyrometer must be noticed within a second, and a read must fit inside the longest watchdog",
+    ),
+    "pyrometer.t90_s": Range(
+        0.0, 2.0, "0 switches the compensation off", "a head slower than 2 s cannot follow a UFS ramp at all"
+    ),
+    "limits.cross_check_k": Range(
+        10.0, 500.0, "the felt's R reads within a few kelvin at best", "beyond 500 K the check checks nothing"
+    ),
+    "limits.cross_check_s": Range(
+        0.2, 30.0, "the meters refresh at 4 Hz", "a disagreement longer than 30 s is a wrong measurement"
     ),
     "controller.loop_hz": Range(
         5.0,

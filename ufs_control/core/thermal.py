@@ -141,6 +141,23 @@ def load_params(path: str | Path) -> ThermalParams:
     return params_from_mapping(table, base, source)
 
 
+def load_plant_file(path: str | Path) -> tuple[ThermalParams, float]:
+    """Load an identified plant file (``ufs identify``/``ufs fit``): its ``[plant]`` parameters and the
+    pyrometer's t90 in s from ``[pyrometer]`` (0 when the file does not say)."""
+    source = str(path)
+    data = read_toml(path, ConfigError)
+    if "plant" not in data:
+        raise ConfigError(source, "plant", "missing: not a plant file (write one with ufs identify or ufs fit)")
+    params = load_params(path)
+    pyro = data.get("pyrometer", {})
+    if not isinstance(pyro, dict):
+        raise ConfigError(source, "pyrometer", "must be a table")
+    t90 = pyro.get("t90_s", 0.0)
+    if isinstance(t90, bool) or not isinstance(t90, int | float) or not 0.0 <= t90 <= 2.0:
+        raise ConfigError(source, "pyrometer.t90_s", f"must be a number of seconds in 0..2, got {t90!r}")
+    return params, float(t90)
+
+
 # --- material properties -------------------------------------------------------------------------
 
 

@@ -29,6 +29,7 @@ from ufs_control import __version__
 from ufs_control.control.controller import ControlInput, Controller
 from ufs_control.control.handover import HandOver, rebase_time
 from ufs_control.control.model import PlantModel
+from ufs_control.control.thermometry import Fused, ResistanceThermometer, SensorFusion
 from ufs_control.core.clock import Clock, is_real_time
 from ufs_control.core.errors import InstrumentError, SupplyInUseError, UfsError
 from ufs_control.core.instruments import LimitStatus, Pyrometer, PyrometerReading, PyrometerStatus
@@ -155,12 +156,17 @@ class _Run:
         else:
             max_run = laid.duration_s * 2.0 + 60.0
         self.monitors = Monitors(rig.limits, self.resistance, max_run)
+        self.check_from_c = rig.pyrometer.range_c[0] + rig.controller.engage_margin_k
+        self.fusion = SensorFusion(
+            ResistanceThermometer(runner.model) if rig.thermometry else None, rig.pyrometer.t90_s
+        )
         self.samples = SampleLog()
         self.periods = array("d")
         self.latencies = array("d")
         self.writer: RecordWriter | None = None
         self.progress: Mailbox[Progress] | None = None
         self.trip_off_s: float | None = None
+        self.last_rate_c_per_s = 0.0  # the planned rate of the last tick (brings the 4 Hz meters forward)
 
 
 class Runner:
@@ -758,8 +764,17 @@ class Runner:
         reading = self._read_pyrometer()
         if meters:
             self._read_meters(run, reading)
-        felt = reading.celsius if reading.valid else None
+            # The identified R(T) as it is: the cold probe's few hundred mA read to 10 mA are too coarse to
+            # rescale a curve whose slope at 1150 °C is a few mΩ per 10 K.
+            run.fusion.meter(t, run.resistance.measured_ohm())
+        temps = run.fusion.update(t, reading.celsius if reading.valid else None, run.last_rate_c_per_s)
+        felt = temps.control_c
         mon.on_reading(t, reading)
+        if mon.on_sensors(t, temps.pyrometer_c, temps.resistance_c, temps.resistance_sigma_k, run.check_from_c):
+            self._event(
+                "warning",
+                message=f"pyrometer {temps.pyrometer_c:.0f} °C but felt resistance says {temps.resistance_c:.0f} °C",
+            )
         handover.observe(t, felt)
         # where are we in the profile
         pos = timeline.locate(t)
@@ -780,6 +795,8 @@ class Runner:
             pos = self._close_loop(timeline, handover, pos, t, felt)
         # monitors and interlocks
         error = felt - pos.setpoint_c if felt is not None and pos.setpoint_c is not None else None
+        run.last_rate_c_per_s = pos.rate_c_per_s
+        mon.resistance_backup = temps.resistance_c is not None and not reading.valid and pos.rate_c_per_s < 0
         if mon.on_tick(t, dt, pos, handover.engaged, error, handover.range_low_c):
             timeline.hold_back(dt)
         mon.record_error = run.writer.error if run.writer is not None else None
@@ -820,7 +837,7 @@ class Runner:
             v_set, i_set = run.actuator.last_set or (0.0, 0.0)
         run.latencies.append(self.clock.now() - t_abs)
         # record
-        self._record(run, pos, t, reading, felt, out, v_set, i_set, handover.engaged)
+        self._record(run, pos, t, reading, temps, out, v_set, i_set, handover.engaged)
         return True
 
     def _close_loop(
@@ -844,7 +861,7 @@ class Runner:
         pos: Position,
         t: float,
         reading: PyrometerReading,
-        felt: float | None,
+        temps: Fused,
         out: Any,
         v_set: float,
         i_set: float,
@@ -856,7 +873,7 @@ class Runner:
             t_s=t,
             profile_t_s=pos.profile_t_s,
             setpoint_c=pos.setpoint_c,
-            temperature_c=felt,
+            temperature_c=reading.celsius if reading.valid else None,
             pyrometer_status=reading.status.value,
             power_w=out.power_w if v_set > 0 else 0.0,
             voltage_set_v=v_set,
@@ -875,6 +892,8 @@ class Runner:
             segment_kind=seg.kind,
             target_c=seg.end_c,
             k_ff=float(getattr(self.controller, "k_ff", 1.0)),
+            resistance_c=temps.resistance_c,
+            control_c=temps.control_c,
         )
         run.samples.append(sample)
         self.buffer.append(sample)
@@ -889,7 +908,7 @@ class Runner:
                     seg.label,
                     t,
                     run.plan.duration_s,
-                    felt,
+                    sample.temperature_c,
                     pos.setpoint_c,
                     sample.power_w,
                     reading.status.value,

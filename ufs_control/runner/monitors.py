@@ -50,6 +50,10 @@ class Monitors:
         self.supply_error: str | None = None
         self.guardian: tuple[str, str] | None = None
         self.stalled_s = 0.0
+        self.sensor_gap_k: float | None = None  # pyrometer minus felt-resistance temperature, when both count
+        self.disagree_since: float | None = None
+        self.resistance_backup = False  # a ramp-down may go on on the felts' resistance alone
+        self.sensor_band_k = limits.cross_check_k
         self.record_error: str | None = None
 
     # --- observations -----------------------------------------------------------------------------
@@ -120,6 +124,33 @@ class Monitors:
             self.out_of_band_s = 0.0
         return pause
 
+    def on_sensors(
+        self,
+        t: float,
+        pyrometer_c: float | None,
+        resistance_c: float | None,
+        resistance_sigma_k: float | None,
+        check_from_c: float,
+    ) -> bool:
+        """Cross-check the two thermometers where both count; True when they start to disagree.
+
+        The band is ``limits.cross_check_k``, widened to three times the resistance reading's uncertainty
+        where the felt's R(T) is flat (hot).
+        """
+        if pyrometer_c is None or resistance_c is None or pyrometer_c < check_from_c:
+            self.sensor_gap_k = None
+            self.disagree_since = None
+            return False
+        self.sensor_gap_k = pyrometer_c - resistance_c
+        self.sensor_band_k = max(self.limits.cross_check_k, 3.0 * (resistance_sigma_k or 0.0))
+        if abs(self.sensor_gap_k) <= self.sensor_band_k:
+            self.disagree_since = None
+            return False
+        started = self.disagree_since is None
+        if started:
+            self.disagree_since = t
+        return started
+
     def on_command(self, t: float, power_w: float, p_max_w: float, engaged: bool, felt_c: float | None) -> None:
         """Track how long the loop has asked for near-full power (the loop-break check)."""
         if engaged and p_max_w > 0 and power_w >= self.limits.high_power_fraction * p_max_w:
@@ -171,5 +202,9 @@ class Monitors:
             emergency_stop=emergency_stop,
             guardian=self.guardian,
             stalled_s=self.stalled_s,
+            sensor_gap_k=self.sensor_gap_k,
+            sensor_band_k=self.sensor_band_k,
+            sensor_disagree_s=0.0 if self.disagree_since is None else t - self.disagree_since,
+            resistance_backup=self.resistance_backup,
             record_error=self.record_error,
         )

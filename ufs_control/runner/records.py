@@ -61,6 +61,8 @@ class Sample:
     segment_kind: str
     target_c: float | None
     k_ff: float = 1.0
+    resistance_c: float | None = None  # from the felts' resistance (thermometry on)
+    control_c: float | None = None  # what the loop controlled on: pyrometer (lag compensated) and/or resistance
 
 
 SAMPLE_COLUMNS = [f.name for f in dataclasses.fields(Sample)]

@@ -1,0 +1,72 @@
+"""ufs identify / ufs fit / --plant on the embedded simulator, with a plant that differs from the preset."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from ufs_control.cli import main
+from ufs_control.core.thermal import load_plant_file
+
+ROOT = Path(__file__).resolve().parents[1]
+LLZO = ROOT / "profiles" / "llzo_membrane_1150C_20s.toml"
+LOSSY = '[plant]\npreset = "A"\ng_fe_w_k = 0.141\nfelt_density_kg_m3 = 150\n'  # clamps x3, heat capacity x1.5
+
+
+@pytest.fixture(scope="module")
+def identified(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("identify")
+    (d / "truth.toml").write_text(LOSSY, encoding="utf-8")
+    code = main(["identify", "--sim", "--sim-plant", str(d / "truth.toml"), "--runs-dir", str(d / "runs"),
+                 "--out", str(d / "plant.toml")])  # fmt: skip
+    assert code == 0
+    return d
+
+
+def test_identify_writes_a_plant_file_with_uncertainties_and_a_plot(identified: Path) -> None:
+    data = tomllib.loads((identified / "plant.toml").read_text(encoding="utf-8"))
+    assert set(data) >= {"plant", "pyrometer", "fit", "fitted", "uncertainty"}
+    assert (identified / "plant.png").stat().st_size > 10_000
+    params, t90 = load_plant_file(identified / "plant.toml")
+    # What the walk through the blind zone and the free cooling measure well: the losses.
+    assert params.g_fe_w_k == pytest.approx(0.141, rel=0.03)
+    assert params.emissivity * params.area_m2 == pytest.approx(0.9 * 6.52e-4, rel=0.02)
+    assert params.rho_el_ohm_m == pytest.approx(3.0e-3, rel=0.02)
+    assert 0.0 < t90 < 0.2
+    assert data["fit"]["pyrometer_rms_k"] < 1.5
+    (run,) = [p for p in (identified / "runs").iterdir() if p.is_dir()]
+    assert json.loads((run / "run.json").read_text(encoding="utf-8"))["outcome"] == "finished"
+
+
+def test_the_identified_model_controls_the_plant_better(identified: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def handover(*extra: str) -> float:
+        code = main(["run", str(LLZO), "--sim", "--sim-plant", str(identified / "truth.toml"),
+                     "--runs-dir", str(identified / "check"), *extra])  # fmt: skip
+        assert code == 0
+        line = next(x for x in capsys.readouterr().out.splitlines() if "Hand-over error" in x)
+        return float(line.split()[-2])
+
+    nominal = handover()
+    fitted = handover("--plant", str(identified / "plant.toml"))
+    assert fitted < 0.5 * nominal
+
+
+def test_fit_refits_from_run_folders_and_rejects_what_is_not_one(identified: Path, tmp_path: Path) -> None:
+    (run,) = [p for p in (identified / "runs").iterdir() if p.is_dir()]
+    assert main(["fit", str(run), "--out", str(tmp_path / "again.toml")]) == 0
+    again, _ = load_plant_file(tmp_path / "again.toml")
+    assert again.g_fe_w_k == pytest.approx(0.141, rel=0.03)
+    assert main(["fit", str(tmp_path), "--out", str(tmp_path / "x.toml")]) == 2
+
+
+def test_a_plant_file_that_is_not_one_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[something]\nx = 1\n", encoding="utf-8")
+    assert main(["check", str(LLZO), "--plant", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad.toml" in err[0] and "plant" in err[0]
