@@ -430,6 +430,7 @@ def _cmd_identify(args: argparse.Namespace) -> int:
     from ufs_control.control.identify import IdentificationError, fit_plant
     from ufs_control.control.model import PlantModel
     from ufs_control.core.profile import plan
+    from ufs_control.plotting import plot_fit
     from ufs_control.runner.plantfile import identification_profile, summary_lines, trace_of_run, write_plant_file
     from ufs_control.runner.records import Outcome, recover_interrupted
 
@@ -494,7 +495,7 @@ def _cmd_identify(args: argparse.Namespace) -> int:
     except IdentificationError as exc:
         print(f"error: {result.run_dir}: cannot identify the plant: {exc}", file=sys.stderr)
         return EXIT_TRIPPED
-    plot = write_plant_file(out, fit, [str(result.run_dir)])
+    plot = write_plant_file(out, fit, [str(result.run_dir)], plot_fit)
     for text in summary_lines(fit, rig.model):
         _say(text)
     _say(f'plant file: {out} (plot: {plot}); run with --plant {out} or [model] file = "{out}"')
@@ -505,6 +506,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ufs_control.control.identify import IdentificationError, fit_plant
+    from ufs_control.plotting import plot_fit
     from ufs_control.runner.plantfile import summary_lines, trace_of_run, write_plant_file
 
     rig = _load_rig(args)
@@ -525,7 +527,7 @@ def _cmd_fit(args: argparse.Namespace) -> int:
     except IdentificationError as exc:
         print(f"error: cannot fit the plant: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    plot = write_plant_file(out, fit, [str(Path(n)) for n in args.run_dirs])
+    plot = write_plant_file(out, fit, [str(Path(n)) for n in args.run_dirs], plot_fit)
     for text in summary_lines(fit, rig.model):
         _say(text)
     _say(f"plant file: {out} (plot: {plot})")

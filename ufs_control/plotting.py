@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from ufs_control.control.identify import PlantFit
 from ufs_control.core.profile import Plan, setpoint_at
 from ufs_control.runner.records import Sample
 
@@ -66,3 +67,37 @@ def write_plot(run_dir: Path, samples: Sequence[Sample], laid: Plan | None, titl
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def plot_fit(path: Path, fit: PlantFit) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    traces = fit.traces
+    fig, axes = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
+    offset = 0.0
+    for tr, (felt, seen, r_ch) in zip(traces, fit.predictions, strict=True):
+        t = tr.t_s + offset
+        axes[0].plot(t, tr.pyro_c, ".", ms=2, color="#1f77b4", label="pyrometer (fitted)" if offset == 0 else None)
+        axes[0].plot(
+            t, seen, "-", lw=1, color="#d62728", label="model, as the pyrometer sees it" if offset == 0 else None
+        )
+        axes[0].plot(t, felt, ":", lw=1, color="#555555", label="model felt temperature" if offset == 0 else None)
+        axes[1].plot(t, tr.r_ohm, ".", ms=2, color="#1f77b4", label="metered V/I" if offset == 0 else None)
+        axes[1].plot(t, r_ch, "-", lw=1, color="#d62728", label="model R(T)" if offset == 0 else None)
+        offset = float(t[-1]) + 2.0
+    axes[0].set_ylabel("temperature (°C)")
+    axes[0].set_title(
+        f"plant fit: pyrometer RMS {fit.pyro_rms_k:.2f} K over {fit.n_pyro} readings, "
+        f"resistance RMS {fit.resistance_rms_ohm * 1000:.1f} mΩ over {fit.n_resistance}"
+    )
+    axes[1].set_ylabel("channel resistance (Ω)")
+    axes[1].set_xlabel("time (s, runs one after another)")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -125,47 +125,15 @@ def plant_toml(fit: PlantFit, sources: Sequence[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_plant_file(path: Path, fit: PlantFit, sources: Sequence[str]) -> Path:
-    """Write the plant file and, beside it, ``<name>.png``: measured against modelled temperature and
-    resistance for every run fitted. Returns the plot's path."""
+def write_plant_file(
+    path: Path, fit: PlantFit, sources: Sequence[str], plot_writer: Callable[[Path, PlantFit], None]
+) -> Path:
+    """Write the plant file and, beside it, ``<name>.png`` (by ``plot_writer``: measured against modelled
+    temperature and resistance for every run fitted). Returns the plot's path."""
     path.write_text(plant_toml(fit, sources), encoding="utf-8")
     plot = path.with_suffix(".png")
-    _plot_fit(plot, fit)
+    plot_writer(plot, fit)
     return plot
-
-
-def _plot_fit(path: Path, fit: PlantFit) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    traces = fit.traces
-    fig, axes = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
-    offset = 0.0
-    for tr, (felt, seen, r_ch) in zip(traces, fit.predictions, strict=True):
-        t = tr.t_s + offset
-        axes[0].plot(t, tr.pyro_c, ".", ms=2, color="#1f77b4", label="pyrometer (fitted)" if offset == 0 else None)
-        axes[0].plot(
-            t, seen, "-", lw=1, color="#d62728", label="model, as the pyrometer sees it" if offset == 0 else None
-        )
-        axes[0].plot(t, felt, ":", lw=1, color="#555555", label="model felt temperature" if offset == 0 else None)
-        axes[1].plot(t, tr.r_ohm, ".", ms=2, color="#1f77b4", label="metered V/I" if offset == 0 else None)
-        axes[1].plot(t, r_ch, "-", lw=1, color="#d62728", label="model R(T)" if offset == 0 else None)
-        offset = float(t[-1]) + 2.0
-    axes[0].set_ylabel("temperature (°C)")
-    axes[0].set_title(
-        f"plant fit: pyrometer RMS {fit.pyro_rms_k:.2f} K over {fit.n_pyro} readings, "
-        f"resistance RMS {fit.resistance_rms_ohm * 1000:.1f} mΩ over {fit.n_resistance}"
-    )
-    axes[1].set_ylabel("channel resistance (Ω)")
-    axes[1].set_xlabel("time (s, runs one after another)")
-    for ax in axes:
-        ax.grid(alpha=0.3)
-        ax.legend(loc="best", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def summary_lines(fit: PlantFit, base: ThermalParams) -> list[str]:
