@@ -45,11 +45,19 @@ SIGMA_PYRO_K = 1.0  # weight of a pyrometer residual (its noise and quantisation
 SIGMA_R_OHM = 0.02  # weight of a metered-resistance residual (10 mV / 10 mA meters read at 4 Hz)
 SIGMA_COLD_OHM = 0.005  # the cold resistance is measured at rest, averaged
 PYRO_CLEAR_K = 150.0  # readings this close to the bottom of the range are left out (instruments slow down there)
+TABLE_LO_K, TABLE_HI_K = 200.0, 3200.0
 SUBSTEPS = 1  # Heun at the 50 ms tick: the fastest plant mode (τ ≥ 0.15 s) is well resolved
 METER_DELAY_S = 0.125  # the supply's meters refresh at 4 Hz: on average a reading is half a period old
 # What the data cannot tell and the intervals must still cover (type B, 1σ): the phase of the 4 Hz meter
 # (uniform over 0-250 ms) and the meters' accuracy (V 0.1 %, I 0.3 %, plus digits: about 0.5 % on V/I).
-NUISANCE_SIGMA = {"meter_delay_s": 0.072, "r_scale": 0.005}
+# And when the power really changed: the supply's command latency is 10-80 ms (thermal-model §3.2).
+NUISANCE_SIGMA = {"meter_delay_s": 0.072, "r_scale": 0.005, "power_delay_s": 0.02}
+
+
+_GRID = [TABLE_LO_K + k for k in range(int(TABLE_HI_K - TABLE_LO_K) + 1)]
+_CP_CARBON = np.array([cp_carbon(t) for t in _GRID])
+_CP_LLZO = np.array([cp_llzo(t) for t in _GRID])
+_CP_BN = np.array([cp_bn(t) for t in _GRID])
 
 
 @dataclass(frozen=True)
@@ -191,6 +199,7 @@ def simulate(
     t90_s: float,
     dead_time_s: float,
     meter_delay_s: float = METER_DELAY_S,
+    power_delay_s: float = 0.0,
 ) -> tuple[np.ndarray, ...]:
     """Felt temperature, what the pyrometer would read, and the channel resistance, at the trace's times.
 
@@ -216,32 +225,50 @@ def simulate(
     else:
         felt_share_n, lead = 1, p.r_leads_ohm
 
+    # Per-kelvin tables (200-3200 K) of what depends on temperature alone: the inner loop only looks up.
+    grid = np.arange(TABLE_LO_K, TABLE_HI_K + 1.0)
+    r_grid = r_rt * (a + (1.0 - a) * np.exp(-(grid - 293.0) / tc))
+    share_grid = felt_share_n * r_grid / (felt_share_n * (r_grid + extra_ohm) + lead)
+    cp_c = _CP_CARBON
+    gain_f = ((1.0 - p.phi) * share_grid / (m_f * cp_c)).tolist()  # K/s per W of electrical power
+    loss_f = ((eps_sigma_a * (grid**4 - ta**4) + lin * (grid - ta)) / (m_f * cp_c)).tolist()
+    inv_cf = (1.0 / (m_f * cp_c)).tolist()
+    c_s = m_c_s * cp_c + p.m_llzo_kg * _CP_LLZO + p.m_bn_kg * _CP_BN
+    gain_s = (p.phi * share_grid).tolist()  # W of the sample node per W of electrical power
+    loss_s = (s_rad * (grid**4 - ta**4) / c_s).tolist()
+    inv_cs = (1.0 / c_s).tolist()
+    top = len(grid) - 1
+
     def rates(tf: float, ts: float, power: float) -> tuple[float, float]:
-        r_felt = r_rt * (a + (1.0 - a) * math.exp(-(tf - 293.0) / tc))
-        # Only the felts' share of the channel's resistance heats the felts; contacts and leads do not.
-        share = felt_share_n * r_felt / (felt_share_n * (r_felt + extra_ohm) + lead)
-        pj = power * share
+        # Linear interpolation between the kelvins: a staircase would blind the fit's finite differences.
+        x = min(max(tf - TABLE_LO_K, 0.0), top - 1e-9)
+        i = int(x)
+        u = x - i
+        y = min(max(ts - TABLE_LO_K, 0.0), top - 1e-9)
+        j = int(y)
+        v = y - j
+        g_f = gain_f[i] + u * (gain_f[i + 1] - gain_f[i])
+        l_f = loss_f[i] + u * (loss_f[i + 1] - loss_f[i])
+        c_f = inv_cf[i] + u * (inv_cf[i + 1] - inv_cf[i])
+        g_s = gain_s[i] + u * (gain_s[i + 1] - gain_s[i])
+        c_s = inv_cs[j] + v * (inv_cs[j + 1] - inv_cs[j])
+        l_s = loss_s[j] + v * (loss_s[j + 1] - loss_s[j])
         q_fs = g_fs * (tf - ts)
-        tf4 = tf * tf * tf * tf
-        loss = eps_sigma_a * (tf4 - ta**4) + lin * (tf - ta)
-        cf = m_f * cp_carbon(tf)
-        cs = m_c_s * cp_carbon(ts) + p.m_llzo_kg * cp_llzo(ts) + p.m_bn_kg * cp_bn(ts)
-        ts4 = ts * ts * ts * ts
-        d_f = ((1.0 - p.phi) * pj - loss - q_fs) / cf
-        d_s = (p.phi * pj + q_fs - s_rad * (ts4 - ta**4)) / cs
-        return d_f, d_s
+        return power * g_f - l_f - q_fs * c_f, (power * g_s + q_fs) * c_s - l_s
 
     tf = ts = c_to_k(trace.start_c)
     felt = np.empty(n)
     felt[0] = tf
+    times = t.tolist()
+    powers = (trace.power_w if power_delay_s <= 0 else np.interp(t - power_delay_s, t, trace.power_w)).tolist()
     for i in range(n - 1):
-        dt = (t[i + 1] - t[i]) / SUBSTEPS
-        power = trace.power_w[i]
+        dt = (times[i + 1] - times[i]) / SUBSTEPS
+        power = powers[i]
         for _ in range(SUBSTEPS):
             d1f, d1s = rates(tf, ts, power)
             d2f, d2s = rates(tf + dt * d1f, ts + dt * d1s, power)
-            tf = max(tf + 0.5 * dt * (d1f + d2f), 200.0)
-            ts = max(ts + 0.5 * dt * (d1s + d2s), 200.0)
+            tf = max(tf + 0.5 * dt * (d1f + d2f), TABLE_LO_K)
+            ts = max(ts + 0.5 * dt * (d1s + d2s), TABLE_LO_K)
         felt[i + 1] = tf
     # The pyrometer: a first-order lag of the felt temperature, seen ``dead_time_s`` late.
     tau = max(t90_s, 1e-4) / 2.303
@@ -274,11 +301,12 @@ def _residuals(
     traces: Sequence[Trace],
     meter_delay_s: float = METER_DELAY_S,
     r_scale: float = 1.0,
+    power_delay_s: float = 0.0,
 ) -> np.ndarray:
     p, t90, dead = _apply(base, names, x)
     parts: list[np.ndarray] = []
     for tr in traces:
-        _, seen, r_ch = simulate(tr, p, wiring, t90, dead, meter_delay_s)
+        _, seen, r_ch = simulate(tr, p, wiring, t90, dead, meter_delay_s, power_delay_s)
         ok = np.isfinite(tr.pyro_c)
         parts.append((seen[ok] - tr.pyro_c[ok]) / SIGMA_PYRO_K)
         okr = np.isfinite(tr.r_ohm)
@@ -335,6 +363,8 @@ def _solve(
         args=(names, base, wiring, traces),
         x_scale=np.maximum(np.abs(x0), 1e-3),
         diff_step=1e-4,
+        ftol=1e-5,
+        xtol=1e-5,
         max_nfev=400,
     )
     return result.x, result.fun, result.jac
@@ -362,7 +392,8 @@ def fit_plant(traces: Sequence[Trace], base: ThermalParams, wiring: Wiring) -> P
     n = len(f1) / _autocorrelation_inflation(f1)
     bic1 = n * math.log(float(np.dot(f1, f1)) / len(f1)) + len(_FREE) * math.log(n)
     bic2 = n * math.log(float(np.dot(f2, f2)) / len(f2)) + len(_FREE + _STACK) * math.log(n)
-    stack = bic2 < bic1 - 10.0
+    # Kept only when it explains a real part of the residual (a slow second mode), not just its wrinkles.
+    stack = bic2 < bic1 - 10.0 and float(np.dot(f2, f2)) < 0.8 * float(np.dot(f1, f1))
     if stack:
         spec, x, fun, jac = _FREE + _STACK, x2, f2, j2
     else:
@@ -372,24 +403,29 @@ def fit_plant(traces: Sequence[Trace], base: ThermalParams, wiring: Wiring) -> P
     dof = max(len(fun) - len(spec), 1)
     s2 = float(np.dot(fun, fun)) / dof
     inflation = _autocorrelation_inflation(fun)
+    lo_b = np.array([sp[1] for sp in spec])
+    hi_b = np.array([sp[2] for sp in spec])
+    at_bound = (x <= lo_b * 1.0001 + 1e-12) | (x >= hi_b * 0.9999)
+    free = ~at_bound  # a parameter held at its bound carries no information (and would spoil the inverse)
+    sigma = np.full(len(spec), np.inf)
     try:
-        normal = np.linalg.pinv(jac.T @ jac)
+        jf = jac[:, free]
+        normal = np.linalg.pinv(jf.T @ jf)
         variance = np.clip(np.diag(normal) * s2 * inflation, 0.0, None)
         # Type B: move each nuisance by its 1σ and see how far the solution moves (linearised).
         for nuisance, sd in NUISANCE_SIGMA.items():
-            base_value = METER_DELAY_S if nuisance == "meter_delay_s" else 1.0
+            base_value = {"meter_delay_s": METER_DELAY_S, "r_scale": 1.0}.get(nuisance, 0.0)
             moved = _residuals(x, names, base, wiring, usable, **{nuisance: base_value + sd})
-            shift = -normal @ jac.T @ (moved - fun)
+            shift = -normal @ jf.T @ (moved - fun)
             variance = variance + shift * shift
-        sigma = np.sqrt(variance)
+        sigma[free] = np.sqrt(variance)
     except np.linalg.LinAlgError:
-        sigma = np.full(len(spec), np.inf)
+        pass
     params, t90, dead = _apply(base, names, x)
     parameters = []
-    for (name, lo, hi, unit), value, sd in zip(spec, x, sigma, strict=True):
-        at_bound = value <= lo * 1.0001 + 1e-12 or value >= hi * 0.9999
-        parameters.append(Parameter(name, float(value), math.inf if at_bound else float(2.0 * sd), unit))
-        if at_bound:
+    for (name, _, _, unit), value, sd, bound in zip(spec, x, sigma, at_bound, strict=True):
+        parameters.append(Parameter(name, float(value), float(2.0 * sd), unit))
+        if bound:
             notes.append(f"{name} ended at its bound ({value:.4g}): the records do not determine it")
     predictions = []
     pyro_sq = res_sq = 0.0
