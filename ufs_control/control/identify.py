@@ -43,15 +43,15 @@ from ufs_control.core.thermal import (
 
 SIGMA_PYRO_K = 1.0  # weight of a pyrometer residual (its noise and quantisation)
 SIGMA_R_OHM = 0.02  # weight of a metered-resistance residual (10 mV / 10 mA meters read at 4 Hz)
-SIGMA_COLD_OHM = 0.005  # the cold resistance is measured at rest, averaged
+COLD_SIGMA = 0.01  # relative: the cold probe's ~0.4 A read to 10 mA (±1.4 %) and 1.5 V to 10 mV
 PYRO_CLEAR_K = 150.0  # readings this close to the bottom of the range are left out (instruments slow down there)
 TABLE_LO_K, TABLE_HI_K = 200.0, 3200.0
 SUBSTEPS = 1  # Heun at the 50 ms tick: the fastest plant mode (τ ≥ 0.15 s) is well resolved
-METER_DELAY_S = 0.125  # the supply's meters refresh at 4 Hz: on average a reading is half a period old
+METER_DELAY_S = 0.25  # the 4 Hz meters (sample-and-hold) read every 4th-5th tick and held: on average 250 ms old
 # What the data cannot tell and the intervals must still cover (type B, 1σ): the phase of the 4 Hz meter
-# (uniform over 0-250 ms) and the meters' accuracy (V 0.1 %, I 0.3 %, plus digits: about 0.5 % on V/I).
+# (uniform over 0-250 ms, twice) and the meters' accuracy (V 0.1 %, I 0.3 %, plus digits: about 0.5 % on V/I).
 # And when the power really changed: the supply's command latency is 10-80 ms (thermal-model §3.2).
-NUISANCE_SIGMA = {"meter_delay_s": 0.072, "r_scale": 0.005, "power_delay_s": 0.02}
+NUISANCE_SIGMA = {"meter_delay_s": 0.1, "r_scale": 0.005, "power_delay_s": 0.02}
 
 
 _GRID = [TABLE_LO_K + k for k in range(int(TABLE_HI_K - TABLE_LO_K) + 1)]
@@ -65,12 +65,13 @@ class Trace:
     """One run's record as the fit uses it. Times in s, powers in W, ohm per channel, °C; NaN = not measured."""
 
     t_s: np.ndarray
-    power_w: np.ndarray  # electrical power into the load, held from each tick to the next
+    volts: np.ndarray  # voltage written on each channel in use, held from each tick to the next (0 = off)
     r_ohm: np.ndarray  # metered resistance of one channel
     pyro_c: np.ndarray  # valid pyrometer readings clear of the bottom of the range
     start_c: float  # felt temperature at t_s[0]
     cold_ohm: float | None = None  # measured at rest before heating, at the start temperature
     name: str = ""
+    channels: int = 1
 
     @property
     def n_pyro(self) -> int:
@@ -134,7 +135,6 @@ _STACK: Spec = (
 
 def trace_from_columns(
     t_s: Sequence[float],
-    power_w: Sequence[float],
     voltage_set_v: Sequence[float],
     resistance_ohm: Sequence[float],
     temperature_c: Sequence[float],
@@ -147,31 +147,15 @@ def trace_from_columns(
 ) -> Trace:
     """Build a :class:`Trace` from a run's sample columns (NaN for "not available").
 
-    The power that went in is the voltage written that tick into the metered resistance (the meters lag by
-    up to 250 ms, the written voltage does not); without a metered resistance, the commanded power.
+    The input is the voltage written each tick (the supply drives the felts in CV): the model puts it
+    across its own R(T), so neither the meters' 4 Hz lag nor their resolution enters the power.
     """
     t = np.asarray(t_s, dtype=float)
-    v = np.asarray(voltage_set_v, dtype=float)
+    v = np.nan_to_num(np.asarray(voltage_set_v, dtype=float))
     r = np.asarray(resistance_ohm, dtype=float)
-    p_cmd = np.asarray(power_w, dtype=float)
-    r_held = _hold_last(r)
-    p = np.where(np.isfinite(r_held) & (r_held > 0), channels * v * v / np.where(r_held > 0, r_held, 1.0), p_cmd)
-    p = np.where(v > 0, p, 0.0)
     pyro = np.asarray(temperature_c, dtype=float)
     pyro = np.where(pyro > range_low_c + PYRO_CLEAR_K, pyro, np.nan)
-    return Trace(t - t[0], np.nan_to_num(p), r, pyro, start_c, cold_ohm, name)
-
-
-def _hold_last(values: np.ndarray) -> np.ndarray:
-    """Carry the last finite value forward (NaN before the first)."""
-    out = values.copy()
-    last = float("nan")
-    for i, x in enumerate(out):
-        if math.isfinite(x):
-            last = x
-        else:
-            out[i] = last
-    return out
+    return Trace(t - t[0], np.maximum(v, 0.0), r, pyro, start_c, cold_ohm, name, channels)
 
 
 def _apply(
@@ -228,13 +212,15 @@ def simulate(
     # Per-kelvin tables (200-3200 K) of what depends on temperature alone: the inner loop only looks up.
     grid = np.arange(TABLE_LO_K, TABLE_HI_K + 1.0)
     r_grid = r_rt * (a + (1.0 - a) * np.exp(-(grid - 293.0) / tc))
-    share_grid = felt_share_n * r_grid / (felt_share_n * (r_grid + extra_ohm) + lead)
+    r_channel = felt_share_n * (r_grid + extra_ohm) + lead
+    share_grid = felt_share_n * r_grid / r_channel
+    share_grid = share_grid * trace.channels / r_channel  # W into the felts per V² on every channel
     cp_c = _CP_CARBON
-    gain_f = ((1.0 - p.phi) * share_grid / (m_f * cp_c)).tolist()  # K/s per W of electrical power
+    gain_f = ((1.0 - p.phi) * share_grid / (m_f * cp_c)).tolist()  # K/s per V²
     loss_f = ((eps_sigma_a * (grid**4 - ta**4) + lin * (grid - ta)) / (m_f * cp_c)).tolist()
     inv_cf = (1.0 / (m_f * cp_c)).tolist()
     c_s = m_c_s * cp_c + p.m_llzo_kg * _CP_LLZO + p.m_bn_kg * _CP_BN
-    gain_s = (p.phi * share_grid).tolist()  # W of the sample node per W of electrical power
+    gain_s = (p.phi * share_grid).tolist()  # W into the sample node per V²
     loss_s = (s_rad * (grid**4 - ta**4) / c_s).tolist()
     inv_cs = (1.0 / c_s).tolist()
     top = len(grid) - 1
@@ -260,10 +246,11 @@ def simulate(
     felt = np.empty(n)
     felt[0] = tf
     times = t.tolist()
-    powers = (trace.power_w if power_delay_s <= 0 else np.interp(t - power_delay_s, t, trace.power_w)).tolist()
+    volts = trace.volts if power_delay_s <= 0 else np.interp(t - power_delay_s, t, trace.volts)
+    squares = (volts * volts).tolist()
     for i in range(n - 1):
         dt = (times[i + 1] - times[i]) / SUBSTEPS
-        power = powers[i]
+        power = squares[i]
         for _ in range(SUBSTEPS):
             d1f, d1s = rates(tf, ts, power)
             d2f, d2s = rates(tf + dt * d1f, ts + dt * d1s, power)
@@ -313,7 +300,7 @@ def _residuals(
         parts.append((r_ch[okr] - r_scale * tr.r_ohm[okr]) / SIGMA_R_OHM)
         if tr.cold_ohm is not None:
             cold = channel_resistance(c_to_k(tr.start_c), p, wiring)
-            parts.append(np.array([(cold - r_scale * tr.cold_ohm) / SIGMA_COLD_OHM]))
+            parts.append(np.array([(cold - r_scale * tr.cold_ohm) / (COLD_SIGMA * tr.cold_ohm)]))
     return np.concatenate(parts)
 
 
@@ -406,11 +393,18 @@ def fit_plant(traces: Sequence[Trace], base: ThermalParams, wiring: Wiring) -> P
     lo_b = np.array([sp[1] for sp in spec])
     hi_b = np.array([sp[2] for sp in spec])
     at_bound = (x <= lo_b * 1.0001 + 1e-12) | (x >= hi_b * 0.9999)
-    free = ~at_bound  # a parameter held at its bound carries no information (and would spoil the inverse)
+    column_info = np.einsum("ij,ij->j", jac, jac) * np.maximum(np.abs(x), 1e-3) ** 2  # per relative change
+    # A parameter held at its bound, or one the residuals do not feel, carries no information (and would
+    # spoil the inverse): its interval is "not determined".
+    free = ~at_bound & (column_info > 1e-9 * max(float(column_info.max()), 1e-300))
     sigma = np.full(len(spec), np.inf)
     try:
         jf = jac[:, free]
-        normal = np.linalg.pinv(jf.T @ jf)
+        info = jf.T @ jf
+        # A true inverse (with a vanishing ridge), not a pseudo-inverse: a direction the data do not
+        # determine must come out with a large variance, not be dropped as if it were certain.
+        scale = 1.0 / np.sqrt(np.maximum(np.diag(info), 1e-300))  # per-parameter units, then a tiny ridge
+        normal = scale[:, None] * np.linalg.inv(info * np.outer(scale, scale) + np.eye(len(info)) * 1e-10) * scale
         variance = np.clip(np.diag(normal) * s2 * inflation, 0.0, None)
         # Type B: move each nuisance by its 1σ and see how far the solution moves (linearised).
         for nuisance, sd in NUISANCE_SIGMA.items():
@@ -419,14 +413,17 @@ def fit_plant(traces: Sequence[Trace], base: ThermalParams, wiring: Wiring) -> P
             shift = -normal @ jf.T @ (moved - fun)
             variance = variance + shift * shift
         sigma[free] = np.sqrt(variance)
-    except np.linalg.LinAlgError:
+    except (np.linalg.LinAlgError, FloatingPointError):
         pass
+    sigma = np.where(np.isfinite(sigma), sigma, np.inf)
     params, t90, dead = _apply(base, names, x)
     parameters = []
     for (name, _, _, unit), value, sd, bound in zip(spec, x, sigma, at_bound, strict=True):
         parameters.append(Parameter(name, float(value), float(2.0 * sd), unit))
         if bound:
             notes.append(f"{name} ended at its bound ({value:.4g}): the records do not determine it")
+        elif not math.isfinite(sd):
+            notes.append(f"{name} is not determined by these records")
     predictions = []
     pyro_sq = res_sq = 0.0
     for tr in usable:

@@ -70,7 +70,6 @@ def trace_of_run(run_dir: Path, rig: RigConfig) -> Trace:
     nan = math.nan
     return trace_from_columns(
         [s.t_s for s in samples],
-        [s.power_w for s in samples],
         [s.voltage_set_v for s in samples],
         [s.resistance_ohm if s.resistance_ohm is not None else nan for s in samples],
         [s.temperature_c if s.temperature_c is not None else nan for s in samples],
