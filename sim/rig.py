@@ -135,7 +135,7 @@ class SimRig:
         elif name == "pyro-stuck":
             pyro.freeze()
         elif name == "pyro-fogged":
-            self.pyrometer.fogged_since = self.pyrometer.now()
+            pyro.fogged_since = self.t  # the physics catch up in substeps: the time of the fault, not of the sync
         elif name == "pyro-under-range":
             pyro.force_below_range = True
         elif name == "psu-garbage":

@@ -30,11 +30,25 @@ def test_identify_writes_a_plant_file_with_uncertainties_and_a_plot(identified: 
     data = tomllib.loads((identified / "plant.toml").read_text(encoding="utf-8"))
     assert set(data) >= {"plant", "pyrometer", "fit", "fitted", "uncertainty"}
     assert (identified / "plant.png").stat().st_size > 10_000
+    # Every fitted value lands within its stated 95 % interval of the simulated truth.
+    truth = {
+        "heat_capacity_scale": 1.5,
+        "emissivity_area_scale": 1.0,
+        "g_fe_w_k": 0.141,
+        "rho_el_ohm_m": 3.0e-3,
+        "ntc_a": 0.62,
+        "ntc_tc_k": 450.0,
+        "t90_s": 0.01,
+    }
+    for name, true in truth.items():
+        value, interval = data["fitted"][name], data["uncertainty"][name]
+        if interval == "not determined":
+            assert name == "t90_s"  # 10 ms is a fifth of a tick: the records cannot tell it from nothing
+            continue
+        assert abs(value - true) <= interval, (name, value, interval, true)
+        assert interval < 0.05 * true, (name, interval)  # ... and the interval says something
     params, t90 = load_plant_file(identified / "plant.toml")
-    # What the walk through the blind zone and the free cooling measure well: the losses.
     assert params.g_fe_w_k == pytest.approx(0.141, rel=0.03)
-    assert params.emissivity * params.area_m2 == pytest.approx(0.9 * 6.52e-4, rel=0.02)
-    assert params.rho_el_ohm_m == pytest.approx(3.0e-3, rel=0.02)
     assert 0.0 < t90 < 0.2
     assert data["fit"]["pyrometer_rms_k"] < 1.5
     (run,) = [p for p in (identified / "runs").iterdir() if p.is_dir()]

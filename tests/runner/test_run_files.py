@@ -95,7 +95,7 @@ def test_without_a_notes_list_the_cut_row_is_skipped_silently(tmp_path: Path) ->
 @pytest.mark.parametrize(
     "damage, message",
     [
-        (lambda rows: [*rows[:2], b"1,2,3\r\n", *rows[2:]], "line 3: 3 fields, expected 22"),
+        (lambda rows: [*rows[:2], b"1,2,3\r\n", *rows[2:]], "line 3: 3 fields, expected 24"),
         (lambda rows: [*rows[:2], rows[2].replace(b",running,", b",\xff\xfe,"), *rows[3:]], "line 3: not UTF-8 text"),
         (
             lambda rows: [*rows[:1], rows[1].replace(b"0,0,650,", b"0,0,hot,", 1), *rows[2:]],

@@ -85,6 +85,10 @@ def test_every_fault_is_visible_through_the_drivers(name: str) -> None:
         sim.clock.sleep(1.0)
         assert pyro.read_temperature().celsius == first
         assert sim.rig.truth().felt_c < (first or 0) - 300
+    elif name == "pyro-fogged":
+        sim.clock.sleep(2.0)
+        reading = pyro.read_temperature().celsius
+        assert reading is not None and reading > sim.rig.truth().felt_c + 30.0  # 20 K/s for about 2.2 s
     elif name == "psu-garbage":
         with pytest.raises(InstrumentReplyError):
             psu.measure_output(1)
