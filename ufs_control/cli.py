@@ -305,7 +305,7 @@ class _ProgressLine:
 def _cmd_run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ufs_control.app import open_session
+    from ufs_control.app import ending_signals, notify_run, open_session
     from ufs_control.core.profile import load_profile
     from ufs_control.runner.records import Outcome
 
@@ -330,23 +330,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
         rig, simulate=simulate, runs_dir=runs_dir, speed=args.speed, faults=args.fault, progress=line, seed=args.seed
     )
     _say(session.banner)
-    runner = session.runner
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        # Safe in a handler: sets a flag and signals the guardian, which switches the output off at once.
-        runner.request_abort(f"{signal.Signals(signum).name} received")
-        runner.urgent_stop()
-
-    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
-    previous = {sig: signal.signal(sig, on_signal) for sig in handled}
-    try:
-        result = runner.run(profile, operator=args.operator, sample_id=args.sample)
-    finally:
-        session.close()
-        line.done()
-    # The run is over and the output is off: a signal now ends the process the ordinary way.
-    for sig, handler in previous.items():
-        signal.signal(sig, handler)
+    # The run is over and the output is off when the block ends: a signal then ends the process the ordinary way.
+    with ending_signals(session.runner):
+        try:
+            result = session.runner.run(profile, operator=args.operator, sample_id=args.sample)
+        finally:
+            session.close()
+            line.done()
+    notify_run(rig, result, args.operator, args.sample, warn=lambda text: print(f"warning: {text}", file=sys.stderr))
     _say(f"{result.outcome.value}: {result.reason}")
     if not result.output_off_confirmed:
         print(
