@@ -44,6 +44,7 @@ SEED = Range(0, 2**32 - 1, "seeds are 32-bit unsigned integers", "seeds are 32-b
 PLANTS = Range(1, 1000, "at least one plant", "each plant runs every controller through the recipe: 1000 take hours")
 JOBS = Range(1, 256, "at least one worker process", "more workers than cores only add overhead")
 PAIRS = Range(1, 100, "at least one headless/windowed pair", "each pair takes twice --tail-s of real time")
+CATALOG_RUNS = Range(1, 1_000_000, "at least one run", "a million folders take many minutes to write")
 TAIL_S = Range(
     5.0, 3600.0, "the redraw rate needs 5 s of real time to measure", "the tail runs in real time: an hour is plenty"
 )
@@ -211,6 +212,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", type=int, default=1000, help="LLZO recipe runs in one process")
     p.add_argument("--hold-hours", type=float, default=10.0, help="virtual hours of the long hold")
     p.add_argument("--out", default="soak_bench.json")
+
+    p = sub.add_parser("bench-catalog", help="how fast `ufs runs` answers over many synthetic run folders")
+    p.add_argument("--runs", type=_within(CATALOG_RUNS, int), default=10_000, help="synthetic run folders")
+    p.add_argument("--out", default="catalog_bench.json")
 
     p = sub.add_parser("bench", help="benchmark the controller against baselines over plant variations")
     p.add_argument("--plants", type=_within(PLANTS, int), default=30)
@@ -767,6 +772,18 @@ def _cmd_bench_safety(args: argparse.Namespace) -> int:
     return EXIT_OK if result["targets_met"] else EXIT_TRIPPED
 
 
+def _cmd_bench_catalog(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from ufs_control.catalogbench import run_catalog_bench
+
+    result = run_catalog_bench(args.runs, Path(args.out), log=print)
+    print(json.dumps(result, indent=2))
+    print(f"wrote {args.out}")
+    return EXIT_OK if result["target_ufs_runs_under_1_s"] else EXIT_TRIPPED
+
+
 def _cmd_bench_soak(args: argparse.Namespace) -> int:
     import json
     import subprocess
@@ -817,6 +834,7 @@ COMMANDS = {
     "bench-gui": _cmd_bench_gui,
     "bench-safety": _cmd_bench_safety,
     "bench-soak": _cmd_bench_soak,
+    "bench-catalog": _cmd_bench_catalog,
 }
 
 

@@ -10,24 +10,11 @@ import pytest
 from PySide6.QtCore import Qt
 
 from sim.faults import parse_fault
+from tests.test_campaign import SHORT
 from ufs_control.app import RigSession, open_session
 from ufs_control.core.rig import RigConfig
 from ufs_control.gui.campaign import CampaignDialog, campaign_controls
 from ufs_control.runner.engine import RunState
-
-SHORT = """name = "short"
-max_temperature_c = 1000
-[[segment]]
-type = "ramp"
-target_c = 850
-rate_c_per_s = 100
-[[segment]]
-type = "hold"
-duration_s = 1
-[[segment]]
-type = "cool"
-below_c = 700
-"""
 
 
 @pytest.fixture
