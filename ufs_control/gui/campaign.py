@@ -80,7 +80,6 @@ class CampaignDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Campaign")
-        self.setModal(False)
         self.setWindowModality(Qt.WindowModality.NonModal)
         self._runner = runner
         self._rig = rig
