@@ -13,10 +13,13 @@ import hashlib
 import json
 import os
 import re
+import signal
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -33,11 +36,12 @@ from ufs_control.control.controller import Controller, FeedforwardPI
 from ufs_control.control.model import PlantModel
 from ufs_control.core.clock import Clock, MonotonicClock, ScaledClock
 from ufs_control.core.errors import ConfigError, SupplyInUseError, UfsError
-from ufs_control.core.rig import RigConfig
+from ufs_control.core.rig import NotifyConfig, RigConfig
 from ufs_control.core.thermal import ThermalParams, Wiring, load_params, preset
 from ufs_control.runner.engine import Progress, Runner, SupplyOpener, SupplyRequest
 from ufs_control.runner.guardian import GuardedSupply, GuardianCore, LocalLink, PipeLink, encode_error, serve
-from ufs_control.runner.records import Sample, SampleLog, append_jsonl, make_event, mark_interrupted
+from ufs_control.runner.notify import notify, run_summary
+from ufs_control.runner.records import RunResult, Sample, SampleLog, append_jsonl, make_event, mark_interrupted
 
 CONTROLLERS = ("ff_pi", "naive_voltage_pid", "open_loop", "exact_ff")
 CODEC_NAMES = tuple(CODECS)
@@ -324,6 +328,9 @@ def open_session(
     fast_forward_s: float | None = None,
 ) -> RigSession:
     """Build instruments (simulated or real), a controller and a runner for ``rig``."""
+    # The runner records its rig in run.json; a notify command may carry an address or a token, and is not
+    # the runner's business (it runs around the run, see run_safely).
+    rig = dataclasses.replace(rig, notify=NotifyConfig())
     if simulate:
         params = sim_params or preset(rig.sim_preset)
         opts = SimOptions(
@@ -382,6 +389,42 @@ def open_session(
     )
     banner = f"RIG: supply {rig.psu.resource}, pyrometer {rig.pyrometer.url} ({rig.pyrometer.protocol})"
     return RigSession(runner, False, banner, None, [pyro.close])
+
+
+ENDING_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+
+
+@contextmanager
+def ending_signals(runner: Runner) -> Iterator[list[int]]:
+    """While inside, SIGINT/TERM/HUP/QUIT end ``runner``'s run safely (abort, and the guardian switches the
+    output off at once) instead of interrupting the code; yields the list of the signals received.
+
+    Outside the main thread signals cannot be handled: nothing is installed there.
+    """
+    received: list[int] = []
+
+    def on_signal(signum: int, frame: Any) -> None:
+        # Safe in a handler: sets a flag and signals the guardian, which switches the output off at once.
+        received.append(signum)
+        runner.request_abort(f"{signal.Signals(signum).name} received")
+        runner.urgent_stop()
+
+    previous: dict[int, Any] = {}
+    if threading.current_thread() is threading.main_thread():
+        previous = {sig: signal.signal(sig, on_signal) for sig in ENDING_SIGNALS}
+    try:
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def notify_run(
+    rig: RigConfig, result: RunResult, operator: str, sample_id: str, warn: Callable[[str], None] | None
+) -> None:
+    """Run the rig's ``[notify] command`` for a finished run (the output is off); never raises."""
+    if rig.notify.command:
+        notify(rig.notify, run_summary(result, operator, sample_id), result.run_dir, warn)
 
 
 class GuiBackend:

@@ -7,6 +7,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, TypeVar
 
@@ -47,6 +48,7 @@ IDENTIFY_MAX_C = Range(
 )
 JOBS = Range(1, 256, "at least one worker process", "more workers than cores only add overhead")
 PAIRS = Range(1, 100, "at least one headless/windowed pair", "each pair takes twice --tail-s of real time")
+CATALOG_RUNS = Range(1, 1_000_000, "at least one run", "a million folders take many minutes to write")
 TAIL_S = Range(
     5.0, 3600.0, "the redraw rate needs 5 s of real time to measure", "the tail runs in real time: an hour is plenty"
 )
@@ -80,6 +82,27 @@ def _fault(text: str) -> object:
     if refusal is not None:
         raise argparse.ArgumentTypeError(f"fault time {refusal}")
     return fault
+
+
+RUN_OUTCOMES = ("finished", "aborted", "tripped", "failed", "running", "interrupted")
+
+
+def _date(text: str) -> object:
+    from ufs_control.runner.runstore import parse_since
+
+    try:
+        return parse_since(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
+
+
+def _add_sim_speed(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--speed",
+        type=_within(SPEED, float),
+        default=0.0,
+        help="simulated seconds per wall second (0 = as fast as possible; simulator only)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,12 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--operator", default="", metavar="NAME")
     p.add_argument("--sample", default="", metavar="ID", help="sample id for the run record")
     p.add_argument("--sim", action="store_true", help="run on the embedded simulator even with addresses")
-    p.add_argument(
-        "--speed",
-        type=_within(SPEED, float),
-        default=0.0,
-        help="simulated seconds per wall second (0 = as fast as possible; simulator only)",
-    )
+    _add_sim_speed(p)
     p.add_argument(
         "--fault",
         type=_fault,
@@ -164,7 +182,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, metavar="PLANT.toml")
 
     p = sub.add_parser("report", help="print a run's metrics and (re)write its plot.png")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder (or, with --methods, a campaign folder)")
+    p.add_argument(
+        "--methods",
+        action="store_true",
+        help="print a draft methods paragraph from the run's measurements (a campaign folder: the series)",
+    )
+    p.add_argument("--rig", metavar="RIG.toml", help="with --methods: take the [rig] description from this file")
+
+    p = sub.add_parser("runs", help="list the runs in a runs folder with their key metrics")
+    p.add_argument("--runs-dir", default="runs", metavar="DIR", help="the runs folder (default: runs)")
+    p.add_argument("--since", type=_date, metavar="DATE", help="runs started on or after this date (YYYY-MM-DD, UTC)")
+    p.add_argument("--profile", metavar="NAME", help="runs of this profile (its name)")
+    p.add_argument("--sample", metavar="GLOB", help="sample ids matching this shell pattern, e.g. 'S-0*'")
+    p.add_argument("--outcome", choices=RUN_OUTCOMES, help="runs that ended this way")
+    p.add_argument("--csv", metavar="FILE", help="also write the listed runs with all their metrics to FILE")
+
+    p = sub.add_parser("export", help="export a run folder for an electronic lab notebook")
     p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--format", choices=["eln"], default="eln", help="eln: the ELN consortium's .eln (RO-Crate)")
+    p.add_argument("-o", "--output", metavar="FILE", help="the file to write (default: RUN_FOLDER_NAME.eln here)")
+
+    p = sub.add_parser("campaign", help="run a queue of samples or a parameter sweep, one sample after another")
+    p.add_argument("campaign", metavar="CAMPAIGN.toml")
+    p.add_argument("--rig", metavar="RIG.toml", help="rig configuration (without addresses: the simulator)")
+    p.add_argument("--sim", action="store_true", help="run on the embedded simulator")
+    p.add_argument("--yes", action="store_true", help="do not wait for Enter between samples (simulator, CI)")
+    p.add_argument("--acknowledge", metavar="NAME", help="acknowledge the trip that stopped the campaign, as NAME")
+    _add_sim_speed(p)
 
     p = sub.add_parser("gui", help="the operator window (simulator unless a rig file with addresses is given)")
     p.add_argument("--sim", action="store_true", help="use the embedded simulator (the default without --rig)")
@@ -198,6 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", type=int, default=1000, help="LLZO recipe runs in one process")
     p.add_argument("--hold-hours", type=float, default=10.0, help="virtual hours of the long hold")
     p.add_argument("--out", default="soak_bench.json")
+
+    p = sub.add_parser("bench-catalog", help="how fast `ufs runs` answers over many synthetic run folders")
+    p.add_argument("--runs", type=_within(CATALOG_RUNS, int), default=10_000, help="synthetic run folders")
+    p.add_argument("--out", default="catalog_bench.json")
 
     p = sub.add_parser("bench", help="benchmark the controller against baselines over plant variations")
     p.add_argument("--plants", type=_within(PLANTS, int), default=30)
@@ -346,7 +395,7 @@ class _ProgressLine:
 def _cmd_run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ufs_control.app import open_session
+    from ufs_control.app import ending_signals, notify_run, open_session
     from ufs_control.core.profile import load_profile
     from ufs_control.runner.records import Outcome
 
@@ -378,23 +427,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
         sim_params=_sim_plant(args, simulate),
     )
     _say(session.banner)
-    runner = session.runner
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        # Safe in a handler: sets a flag and signals the guardian, which switches the output off at once.
-        runner.request_abort(f"{signal.Signals(signum).name} received")
-        runner.urgent_stop()
-
-    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
-    previous = {sig: signal.signal(sig, on_signal) for sig in handled}
-    try:
-        result = runner.run(profile, operator=args.operator, sample_id=args.sample)
-    finally:
-        session.close()
-        line.done()
-    # The run is over and the output is off: a signal now ends the process the ordinary way.
-    for sig, handler in previous.items():
-        signal.signal(sig, handler)
+    # The run is over and the output is off when the block ends: a signal then ends the process the ordinary way.
+    with ending_signals(session.runner):
+        try:
+            result = session.runner.run(profile, operator=args.operator, sample_id=args.sample)
+        finally:
+            session.close()
+            line.done()
+    notify_run(rig, result, args.operator, args.sample, warn=lambda text: print(f"warning: {text}", file=sys.stderr))
     _say(f"{result.outcome.value}: {result.reason}")
     if not result.output_off_confirmed:
         print(
@@ -425,7 +465,7 @@ def _sim_plant(args: argparse.Namespace, simulate: bool) -> ThermalParams | None
 def _cmd_identify(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from ufs_control.app import open_session
+    from ufs_control.app import ending_signals, open_session
     from ufs_control.control.feasibility import check
     from ufs_control.control.identify import IdentificationError, fit_plant
     from ufs_control.control.model import PlantModel
@@ -471,21 +511,12 @@ def _cmd_identify(args: argparse.Namespace) -> int:
     )
     _say(session.banner)
     _say(f"identification: {plan(profile).duration_s:.0f} s, up to {args.max_temperature_c - 50:g} °C")
-    runner = session.runner
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        runner.request_abort(f"{signal.Signals(signum).name} received")
-        runner.urgent_stop()
-
-    handled = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
-    previous = {sig: signal.signal(sig, on_signal) for sig in handled}
-    try:
-        result = runner.run(profile, operator=args.operator, sample_id="identification")
-    finally:
-        session.close()
-        line.done()
-    for sig, handler in previous.items():
-        signal.signal(sig, handler)
+    with ending_signals(session.runner):
+        try:
+            result = session.runner.run(profile, operator=args.operator, sample_id="identification")
+        finally:
+            session.close()
+            line.done()
     _say(f"identification run {result.outcome.value}: {result.reason}")
     if result.outcome is not Outcome.FINISHED or result.run_dir is None:
         print(f"error: identification run ended early ({result.reason}): no plant file written", file=sys.stderr)
@@ -589,6 +620,10 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from ufs_control.runner.report import read_run_record
 
     run_dir = Path(args.run_dir)
+    if args.methods:
+        return _report_methods(run_dir, args.rig)
+    if args.rig:
+        raise ConfigError("<command line>", "--rig", "only applies with --methods")
     csv_path = run_dir / "samples.csv"
     if not csv_path.is_file():
         raise ConfigError(str(run_dir), "", "not a run folder (no samples.csv)")
@@ -615,6 +650,212 @@ def _cmd_report(args: argparse.Namespace) -> int:
         raise ConfigError(str(run_dir / "plot.png"), "", f"cannot write: {exc.strerror}") from None
     print(f"plot: {path}")
     return EXIT_OK
+
+
+def _report_methods(folder: Path, rig_file: str | None) -> int:
+    """The methods paragraph of a run folder, or of a campaign folder's runs (the series)."""
+    import dataclasses
+
+    from ufs_control.core.rig import load_rig
+    from ufs_control.runner.methods import measure, methods_text
+
+    state = folder / "state.json"
+    if state.is_file():
+        import json
+
+        try:
+            entries = json.loads(state.read_text(encoding="utf-8")).get("runs", [])
+        except (OSError, ValueError, AttributeError) as exc:
+            raise ConfigError(str(state), "", f"unreadable campaign state: {exc}") from None
+        run_dirs = [Path(e["run_dir"]) for e in entries if isinstance(e, dict) and isinstance(e.get("run_dir"), str)]
+        if not run_dirs:
+            raise ConfigError(str(folder), "", "the campaign has no runs yet")
+    elif (folder / "run.json").is_file():
+        run_dirs = [folder]
+    else:
+        raise ConfigError(str(folder), "", "not a run folder (no run.json) nor a campaign folder (no state.json)")
+    measured = []
+    for run_dir in run_dirs:
+        try:
+            measured.append(measure(run_dir))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(str(run_dir), "", f"cannot read the run: {exc}") from None
+    description = dataclasses.asdict(load_rig(rig_file).description) if rig_file else None
+    print(methods_text(measured, description))
+    return EXIT_OK
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    import csv
+    from pathlib import Path
+
+    from ufs_control.runner.runstore import RunFilter, RunStore
+
+    runs_dir = Path(args.runs_dir)
+    if not runs_dir.is_dir():
+        raise ConfigError(str(runs_dir), "--runs-dir", "no such folder")
+    where = RunFilter(since=args.since, profile=args.profile, sample_glob=args.sample, outcome=args.outcome)
+    runs = RunStore(runs_dir).runs(where)
+    columns = [("peak_c", "peak °C"), ("ramp_rate_c_per_s", "ramp °C/s"), ("hold_max_k", "hold max K"),
+               ("soak_s", "soak s")]  # fmt: skip
+    head = ["started (UTC)", "run", "sample", "profile", "outcome", *(label for _, label in columns)]
+    rows = [head]
+    for r in runs:
+        cells = [f"{v:.1f}" if (v := r.metric(key)) is not None else "" for key, _ in columns]
+        rows.append([r.started_utc[:19].replace("T", " "), r.name, r.sample_id, r.profile, r.outcome, *cells])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    for row in rows:
+        _say("  ".join(c.rjust(w) if i >= 5 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
+    _say(f"{len(runs)} run{'s' if len(runs) != 1 else ''}")
+    if args.csv:
+        keys = sorted({k for r in runs for k in r.metrics})
+        fields = [
+            "run_dir",
+            "started_utc",
+            "ended_utc",
+            "operator",
+            "sample_id",
+            "profile",
+            "outcome",
+            "reason",
+            "trip",
+        ]
+        try:
+            with open(args.csv, "w", newline="", encoding="utf-8") as fh:
+                writer = csv.writer(fh)
+                writer.writerow([*fields, *keys])
+                for r in runs:
+                    writer.writerow([str(getattr(r, f)) for f in fields] + [r.metrics.get(k, "") for k in keys])
+        except OSError as exc:
+            raise ConfigError(args.csv, "--csv", f"cannot write: {exc.strerror}") from None
+        _say(f"wrote {args.csv}")
+    return EXIT_OK
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ufs_control.runner.eln import write_eln
+    from ufs_control.runner.methods import measure, methods_text
+    from ufs_control.runner.report import load_run_json
+
+    run_dir = Path(args.run_dir)
+    problems: list[str] = []
+    record = load_run_json(run_dir / "run.json", problems) if run_dir.is_dir() else None
+    if record is None:
+        raise ConfigError(str(run_dir), "", f"not a run folder ({'; '.join(problems) or 'no such folder'})")
+    try:
+        methods: str | None = methods_text([measure(run_dir)])
+    except (OSError, ValueError):
+        methods = None  # the export goes on without the paragraph: the files are what matters
+    out = Path(args.output) if args.output else Path(f"{run_dir.resolve().name}.eln")
+    try:
+        write_eln(run_dir, out, record, methods)
+    except OSError as exc:
+        raise ConfigError(str(out), "-o", f"cannot write: {exc.strerror}") from None
+    _say(f"wrote {out}")
+    return EXIT_OK
+
+
+def _cmd_campaign(args: argparse.Namespace) -> int:
+    from typing import Any
+
+    from ufs_control.api import open_rig
+    from ufs_control.overlay import write_overlay
+    from ufs_control.runner.campaign import (
+        CampaignItem,
+        CampaignState,
+        load_campaign,
+        overlay_runs,
+        run_campaign,
+        summary_table,
+        write_profiles,
+        write_summary,
+    )
+    from ufs_control.runner.records import RunResult
+
+    rig_config = _load_rig(args)
+    simulate = args.sim or rig_config.simulated
+    if not simulate and args.speed:
+        raise ConfigError("<command line>", "--speed", "only applies to the simulator (add --sim)")
+    campaign = load_campaign(args.campaign, rig_config)  # every run generated, validated and checked first
+    try:
+        campaign = write_profiles(campaign)
+        state = CampaignState(campaign)
+        state.save()
+    except OSError as exc:
+        raise ConfigError(str(campaign.folder), "", f"cannot write the campaign folder: {exc.strerror}") from None
+    rig = open_rig(rig_config, sim=simulate, speed=args.speed)
+    where = "the simulator" if simulate else f"supply {rig_config.psu.resource}"
+    total = len(campaign.items)
+    _say(f"campaign {campaign.name}: {total} runs on {where}; folder {campaign.folder}")
+    if state.resumed:
+        _say(f"resuming: {state.done_count} of {total} runs done")
+    if args.acknowledge:
+        item = state.acknowledge(args.acknowledge)
+        _say(f"{item.describe()}: trip acknowledged by {args.acknowledge}" if item else "no trip to acknowledge")
+
+    def ask(prompt: str) -> str | None:
+        try:
+            sys.stdout.write(prompt)
+            sys.stdout.flush()
+            line = sys.stdin.readline()
+        except (OSError, ValueError):
+            return None
+        return line.strip() if line else None
+
+    def ready(item: CampaignItem) -> bool:
+        if args.yes:
+            return True
+        answer = ask(f"load sample {item.sample_id} and press Enter (q to stop): ")
+        return answer is not None and answer.lower() != "q"
+
+    def acknowledge(item: CampaignItem, entry: dict[str, Any]) -> str | None:
+        _say(f"{item.describe()} tripped: {entry.get('reason')}")
+        if args.yes or not sys.stdin.isatty():
+            _say(f"the campaign waits: acknowledge with `ufs campaign {args.campaign} --acknowledge NAME`")
+            return None
+        answer = ask("check the rig; type your name to acknowledge the trip and go on (empty to stop): ")
+        return answer or None
+
+    def run_one(item: CampaignItem) -> RunResult:
+        line = _ProgressLine()
+        try:
+            return rig.run(
+                item.profile,
+                operator=campaign.operator,
+                sample_id=item.sample_id,
+                runs_dir=campaign.runs_dir,
+                progress=line,
+            )
+        finally:
+            line.done()
+
+    def finish() -> None:
+        try:
+            csv_path = write_summary(state)
+            png = write_overlay(campaign.folder / "overlay.png", overlay_runs(state), f"campaign {campaign.name}")
+        except OSError as exc:
+            raise ConfigError(str(campaign.folder), "", f"cannot write the summary: {exc.strerror}") from None
+        _say(summary_table(state))
+        _say(f"summary: {csv_path}")
+        _say(f"overlay: {png}")
+
+    try:
+        complete = run_campaign(state, run_one, ready=ready, acknowledge=acknowledge, log=_say)
+    except KeyboardInterrupt:
+        finish()
+        pending = state.next_item()
+        at = f" at {pending.describe()}" if pending else ""
+        print(f"interrupted: run the same command to continue{at}", file=sys.stderr)
+        return EXIT_TRIPPED
+    finish()
+    if complete:
+        _say(f"campaign {campaign.name} complete: {total} runs")
+        return EXIT_OK
+    pending = state.next_item() or state.unacknowledged_trip()
+    _say(f"campaign {campaign.name} stopped{' before ' + pending.describe() if pending else ''}")
+    return EXIT_TRIPPED
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -692,6 +933,18 @@ def _cmd_bench_safety(args: argparse.Namespace) -> int:
     return EXIT_OK if result["targets_met"] else EXIT_TRIPPED
 
 
+def _cmd_bench_catalog(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
+    from ufs_control.catalogbench import run_catalog_bench
+
+    result = run_catalog_bench(args.runs, Path(args.out), log=print)
+    print(json.dumps(result, indent=2))
+    print(f"wrote {args.out}")
+    return EXIT_OK if result["target_ufs_runs_under_1_s"] else EXIT_TRIPPED
+
+
 def _cmd_bench_soak(args: argparse.Namespace) -> int:
     import json
     import subprocess
@@ -736,11 +989,15 @@ COMMANDS = {
     "report": _cmd_report,
     "identify": _cmd_identify,
     "fit": _cmd_fit,
+    "runs": _cmd_runs,
+    "export": _cmd_export,
+    "campaign": _cmd_campaign,
     "bench": _cmd_bench,
     "gui": _cmd_gui,
     "bench-gui": _cmd_bench_gui,
     "bench-safety": _cmd_bench_safety,
     "bench-soak": _cmd_bench_soak,
+    "bench-catalog": _cmd_bench_catalog,
 }
 
 

@@ -16,15 +16,24 @@ from ufs_control.core.rig import (
     RIG_RANGES,
     ControllerConfig,
     Limits,
+    NotifyConfig,
     PsuConfig,
     PyrometerConfig,
     RigConfig,
+    RigDescription,
     check_ranges,
     load_rig,
     parse_rig,
 )
 
-SECTIONS = {"psu": PsuConfig, "pyrometer": PyrometerConfig, "limits": Limits, "controller": ControllerConfig}
+SECTIONS = {
+    "psu": PsuConfig,
+    "pyrometer": PyrometerConfig,
+    "limits": Limits,
+    "controller": ControllerConfig,
+    "rig": RigDescription,
+    "notify": NotifyConfig,
+}
 NUMERIC = sorted(
     f"{section}.{f.name}"
     for section, cls in SECTIONS.items()
@@ -137,7 +146,7 @@ def test_pyrometer_range_ends_are_checked_before_what_depends_on_them(tmp_path: 
 
 
 INT_KEYS = ["psu.channel", "pyrometer.address"]
-FLOAT_KEYS = sorted(set(STATIC) - {*INT_KEYS, "pyrometer.range_c"})
+FLOAT_KEYS = sorted(set(STATIC) - {*INT_KEYS, "pyrometer.range_c", "rig.felt_size_mm"})
 
 
 @settings(max_examples=300, deadline=None)

@@ -1,5 +1,6 @@
 """Rig configuration: instrument addresses, wiring, pyrometer codec and range, safety limits, controller
-settings and the feedforward model. TOML parsed once into frozen dataclasses; every error names the file
+settings, the feedforward model, the rig's description for methods sections (``[rig]``) and the end-of-run
+notification command (``[notify]``). TOML parsed once into frozen dataclasses; every error names the file
 and the field. Every numeric setting has an allowed range with its reason, in one table (``RIG_RANGES``).
 """
 
@@ -84,6 +85,35 @@ class ControllerConfig:
 
 
 @dataclass(frozen=True)
+class RigDescription:
+    """What the rig is made of, for methods paragraphs and lab records (``[rig]``); "" or None = not stated.
+
+    Only what the run cannot measure itself: the felts, the fixture, the atmosphere and the pyrometer head.
+    """
+
+    name: str = ""  # e.g. "UFS rig 1, glovebox B"
+    felt_grade: str = ""  # e.g. "SGL Sigracell GFD 4.6 EA"
+    felt_size_mm: tuple[float, float, float] | None = None  # length, width, thickness of one felt
+    sample_fixture: str = ""  # e.g. "pellet between two felts, graphite foils"
+    atmosphere: str = ""  # e.g. "argon glovebox"
+    o2_ppm: float | None = None
+    h2o_ppm: float | None = None
+    pyrometer_model: str = ""  # e.g. "Maurer KTRD 4085-1"
+    pyrometer_spot_mm: float | None = None  # measuring spot diameter at the working distance
+    pyrometer_ratio: float | None = None  # emissivity ratio (slope) set on a two-colour head
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """``[notify]``: a shell command run at the end of every run (and so on every trip) with the run summary as
+    JSON on its standard input. Its failures are logged and never affect a run."""
+
+    command: str | None = None
+    timeout_s: float = 10.0
+
+
+@dataclass(frozen=True)
 class RigConfig:
     """Everything about one rig. ``model`` is the plant model the feedforward uses (fit it on the rig)."""
 
@@ -96,6 +126,8 @@ class RigConfig:
     sim_preset: str = "A"
     source: str = "<defaults>"
     model_file: str | None = None  # the identified plant file the model came from (None: a preset)
+    description: RigDescription = field(default_factory=RigDescription)  # the [rig] section
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
 
     @property
     def thermometry(self) -> bool:
@@ -147,7 +179,7 @@ def _apply(cls_instance: Any, table: dict[str, Any], prefix: str, source: str) -
             if not isinstance(value, int) or isinstance(value, bool):
                 raise ConfigError(source, name, f"must be an integer, got {value!r}")
             changes[key] = value
-        elif isinstance(current, float) or (current is None and key not in ("resource", "url")):
+        elif isinstance(current, float) or (current is None and key not in ("resource", "url", "command")):
             if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
                 raise ConfigError(source, name, f"must be a number, got {value!r}")
             changes[key] = float(value)
@@ -201,11 +233,23 @@ def parse_rig(data: dict[str, Any], source: str = "<rig>") -> RigConfig:
         raise ConfigError(source, "sim.preset", f"must be A or B, got {sim_preset!r}")
     if sim_table:
         raise ConfigError(source, f"sim.{sorted(sim_table)[0]}", "unknown setting")
+    description_table = _section(data, "rig", source)
+    size = description_table.pop("felt_size_mm", None)
+    description = _apply(RigDescription(), description_table, "rig", source)
+    if size is not None:
+        if not (
+            isinstance(size, list)
+            and len(size) == 3
+            and all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in size)
+        ):
+            raise ConfigError(source, "rig.felt_size_mm", f"must be [length, width, thickness] in mm, got {size!r}")
+        description = replace(description, felt_size_mm=(float(size[0]), float(size[1]), float(size[2])))
+    notify = _apply(NotifyConfig(), _section(data, "notify", source), "notify", source)
     if data:
         raise ConfigError(source, sorted(data)[0], "unknown section")
     if ctrl.thermometry not in ("auto", "on", "off"):
         raise ConfigError(source, "controller.thermometry", f"must be auto, on or off, got {ctrl.thermometry!r}")
-    rig = RigConfig(psu, pyro, wiring, limits, ctrl, model, sim_preset.upper(), source, model_file)
+    rig = RigConfig(psu, pyro, wiring, limits, ctrl, model, sim_preset.upper(), source, model_file, description, notify)
     check_ranges(rig)
     # A pyrometer read blocks the loop for up to its timeout; with a period on top it must stay inside the
     # watchdog, or a silent pyrometer would look like a stalled loop instead of a pyrometer fault.
@@ -262,8 +306,9 @@ def _periods_and_more(periods: int, high: float, why_low: str, why_high: str) ->
 _NOISE = "pyrometer noise and quantisation alone are about 1 K"
 MAX_RUN_S = 48 * 3600.0  # the longest run the rig and its records are meant for
 
-# Every numeric setting of [psu], [pyrometer], [controller] and [limits], in the order they are checked: the
-# ranges computed from the rig read only settings checked before them (pyrometer range, loop rate, wiring).
+# Every numeric setting of [psu], [pyrometer], [controller], [limits], [rig] and [notify], in the order they are
+# checked: the ranges computed from the rig read only settings checked before them (pyrometer range, loop rate,
+# wiring).
 RIG_RANGES: dict[str, Range | Callable[[RigConfig], Range]] = {
     "psu.channel": Range(1, 2, "the CPX400DP's outputs are 1 and 2", "the CPX400DP's outputs are 1 and 2"),
     "psu.timeout_s": Range(
@@ -425,7 +470,24 @@ RIG_RANGES: dict[str, Range | Callable[[RigConfig], Range]] = {
         "below this the meters cannot tell an open felt from a cold one",
         "the check must run well inside the operating voltages",
     ),
+    "rig.felt_size_mm": Range(
+        0.1, 500.0, "a felt thinner than 0.1 mm is a foil", "a felt longer than 0.5 m does not fit a glovebox rig"
+    ),
+    "rig.o2_ppm": Range(0.0, 1e6, "a concentration is not negative", "ppm end at 10^6"),
+    "rig.h2o_ppm": Range(0.0, 1e6, "a concentration is not negative", "ppm end at 10^6"),
+    "rig.pyrometer_spot_mm": Range(
+        0.1, 100.0, "two-colour heads focus no smaller than 0.1 mm", "a spot larger than 10 cm misses a felt"
+    ),
+    "rig.pyrometer_ratio": Range(
+        0.8, 1.2, "two-colour heads set the emissivity ratio from 0.800", "two-colour heads set it up to 1.200"
+    ),
+    "notify.timeout_s": Range(
+        0.1, 300.0, "a command needs some time to start", "a campaign waits for the command between samples"
+    ),
 }
+
+# The TOML section of a RigConfig attribute where the two differ.
+_SECTION_ATTRIBUTE = {"rig": "description"}
 
 
 def check_ranges(rig: RigConfig) -> None:
@@ -433,7 +495,7 @@ def check_ranges(rig: RigConfig) -> None:
     setting of ``rig`` outside ``RIG_RANGES``. Unset optional settings (None) are not checked."""
     for key, entry in RIG_RANGES.items():
         section, name = key.split(".")
-        table = getattr(rig, section)
+        table = getattr(rig, _SECTION_ATTRIBUTE.get(section, section))
         value = getattr(table, name)
         if value is None:
             continue
