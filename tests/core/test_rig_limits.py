@@ -15,6 +15,7 @@ from ufs_control.core.errors import ConfigError
 from ufs_control.core.rig import (
     RIG_RANGES,
     ControllerConfig,
+    FeltConfig,
     Limits,
     PsuConfig,
     PyrometerConfig,
@@ -24,7 +25,13 @@ from ufs_control.core.rig import (
     parse_rig,
 )
 
-SECTIONS = {"psu": PsuConfig, "pyrometer": PyrometerConfig, "limits": Limits, "controller": ControllerConfig}
+SECTIONS = {
+    "psu": PsuConfig,
+    "pyrometer": PyrometerConfig,
+    "limits": Limits,
+    "controller": ControllerConfig,
+    "felt": FeltConfig,
+}
 NUMERIC = sorted(
     f"{section}.{f.name}"
     for section, cls in SECTIONS.items()
