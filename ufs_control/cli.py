@@ -480,11 +480,11 @@ def _cmd_felt(args: argparse.Namespace) -> int:
     from ufs_control.core.rig import FeltConfig, load_rig
     from ufs_control.runner.felt import felt_history, history_keys, rig_key
 
+    if args.sim and not args.rig:
+        raise ConfigError("<command line>", "--sim", "needs --rig RIG.toml")
     runs_dir = Path(args.runs_dir)
     if not runs_dir.is_dir():
         raise ConfigError(str(runs_dir), "--runs-dir", "no such folder")
-    if args.sim and not args.rig:
-        raise ConfigError("<command line>", "--sim", "needs --rig RIG.toml")
     config = FeltConfig()
     if args.rig:
         rig = load_rig(args.rig)

@@ -190,7 +190,7 @@ def update(
     ``bound_w(profile_t_s)`` is the largest magnitude allowed at that profile time (W, ≥ 0).
     """
     dt = previous.dt_s if previous is not None else grid_step(duration_s)
-    n = math.floor(duration_s / dt) + 1
+    n = math.floor(duration_s / dt + 1e-9) + 1
     old = list(previous.values[:n]) if previous is not None else []
     old += [0.0] * (n - len(old))
     delta = _bin(signal, dt, n)

@@ -218,11 +218,18 @@ def felt_history(
                 fit = None
         fresh[folder.name] = {"stamp": stamp, "fit": asdict(fit) if fit is not None else None}
         entries.append(FeltRun(folder.name, started, outcome, cold, fit))
-    entries.sort(key=lambda r: (r.started_utc, r.run))
+    entries.sort(key=_order)
     history = FeltHistory(key, tuple(_segment(entries, config)), tuple(notes))
     if fresh != cache:
         _write_cache(cache_path, fresh, warn)
     return history
+
+
+def _order(r: FeltRun) -> tuple[str, int, str]:
+    """Time order: the start, then the folder's ``-N`` suffix of runs started in the same second."""
+    base, _, suffix = r.run.rpartition("-")
+    number = int(suffix) if base and suffix.isdigit() and "_" in base else 1
+    return (r.started_utc, number, r.run)
 
 
 def _segment(entries: list[FeltRun], config: FeltConfig) -> list[FeltRun]:
