@@ -97,3 +97,8 @@ def test_a_damaged_learning_file_is_named_and_not_used(tmp_path: Path, capsys: p
     assert f"warning: {path}: not valid JSON" in captured.err and "ignored, not used to heat" in captured.err
     assert "learning: no correction yet" in captured.out
     assert (s.folder / "v0002.json").is_file()  # learned afresh, after the damaged version's number
+
+
+def test_a_run_without_learning_leaves_only_its_run_folder(tmp_path: Path) -> None:
+    assert main(["run", LLZO, "--sim", "--runs-dir", str(tmp_path)]) == 0
+    assert [p.name for p in tmp_path.iterdir() if p.name != "learning"] == [p.name for p in tmp_path.iterdir()]

@@ -407,7 +407,7 @@ class RunCompanion:
 
     def after(self, result: RunResult) -> list[str]:
         lines: list[str] = []
-        history = felt_history(self.runs_dir, self.key, self.rig.felt, self.warn)
+        history = felt_history(self.runs_dir, self.key, self.rig.felt, self.warn, fits=self.store is not None)
         cur = history.current
         if cur is not None and result.run_dir is not None and cur.run == result.run_dir.name and cur.replaced:
             lines.append(f"note: felt replaced (cold resistance {cur.cold_ohm:.3f} ohm jumped from the last run)")
@@ -436,7 +436,7 @@ def prepare_run(
     """Check the felt (a worn-felt warning) and, with ``learn``, give the controller the learned correction
     for this rig, profile, plant model and felt, and record which version the run uses in its run.json."""
     key = key_of(rig, session.simulated)
-    history = felt_history(runs_dir, key, rig.felt, warn)
+    history = felt_history(runs_dir, key, rig.felt, warn, fits=False)
     before = []
     if (worn := history.worn(rig.felt)) is not None:
         before.append(f"WARNING: {worn}")

@@ -187,11 +187,20 @@ def _read_cache(path: Path, warn: Callable[[str], None]) -> dict[str, Any]:
 
 
 def felt_history(
-    runs_dir: Path, key: str, config: FeltConfig, warn: Callable[[str], None] = lambda s: None
+    runs_dir: Path,
+    key: str,
+    config: FeltConfig,
+    warn: Callable[[str], None] = lambda s: None,
+    *,
+    fits: bool = True,
 ) -> FeltHistory:
-    """The felt history of rig ``key`` from the run folders in ``runs_dir`` (fits cached in its history file)."""
+    """The felt history of rig ``key`` from the run folders in ``runs_dir`` (fits cached in its history file).
+
+    With ``fits`` False only the cold resistances are read (fits already cached are kept) and nothing is
+    written: what a run needs to warn of a worn felt, without leaving anything in the runs folder.
+    """
     cache_path = rig_folder(runs_dir, key) / HISTORY_NAME
-    cache = _read_cache(cache_path, warn)
+    cache = _read_cache(cache_path, warn) if cache_path.is_file() else {}
     fresh: dict[str, Any] = {}
     entries: list[FeltRun] = []
     notes: list[str] = []
@@ -210,6 +219,8 @@ def felt_history(
         cached = cache.get(folder.name)
         if isinstance(cached, dict) and cached.get("stamp") == stamp:
             fit = _fit_from_json(cached.get("fit"))
+        elif not fits:
+            fit = None
         else:
             try:
                 fit = fit_run(folder, data, cold) if (folder / "samples.csv").is_file() else None
@@ -220,7 +231,7 @@ def felt_history(
         entries.append(FeltRun(folder.name, started, outcome, cold, fit))
     entries.sort(key=_order)
     history = FeltHistory(key, tuple(_segment(entries, config)), tuple(notes))
-    if fresh != cache:
+    if fits and fresh != cache:
         _write_cache(cache_path, fresh, warn)
     return history
 
