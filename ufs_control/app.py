@@ -36,10 +36,14 @@ from ufs_control.control.controller import Controller, FeedforwardPI
 from ufs_control.control.model import PlantModel
 from ufs_control.core.clock import Clock, MonotonicClock, ScaledClock
 from ufs_control.core.errors import ConfigError, SupplyInUseError, UfsError
+from ufs_control.core.profile import Profile, plan
 from ufs_control.core.rig import NotifyConfig, RigConfig
 from ufs_control.core.thermal import ThermalParams, Wiring, load_params, preset
+from ufs_control.runner.actuator import AMBIENT_C
 from ufs_control.runner.engine import Progress, Runner, SupplyOpener, SupplyRequest
+from ufs_control.runner.felt import felt_history, key_of
 from ufs_control.runner.guardian import GuardedSupply, GuardianCore, LocalLink, PipeLink, encode_error, serve
+from ufs_control.runner.learnstore import Gate, LearningStore, learn_from_run
 from ufs_control.runner.notify import notify, run_summary
 from ufs_control.runner.records import RunResult, Sample, SampleLog, append_jsonl, make_event, mark_interrupted
 
@@ -425,6 +429,93 @@ def notify_run(
     """Run the rig's ``[notify] command`` for a finished run (the output is off); never raises."""
     if rig.notify.command:
         notify(rig.notify, run_summary(result, operator, sample_id), result.run_dir, warn)
+
+
+# --- felt health and run-to-run learning around a run ------------------------------------------------
+
+
+@dataclass
+class RunCompanion:
+    """Felt health and learning around one run of a session: ``before`` lines to show at the start,
+    :meth:`after` to call with the result (it learns and returns the lines to show)."""
+
+    session: RigSession
+    rig: RigConfig
+    runs_dir: Path
+    key: str
+    before: list[str]
+    warn: Callable[[str], None]
+    store: LearningStore | None = None
+    gate: Gate | None = None
+
+    def after(self, result: RunResult) -> list[str]:
+        lines: list[str] = []
+        history = felt_history(self.runs_dir, self.key, self.rig.felt, self.warn, fits=self.store is not None)
+        cur = history.current
+        if cur is not None and result.run_dir is not None and cur.run == result.run_dir.name and cur.replaced:
+            lines.append(f"note: felt replaced (cold resistance {cur.cold_ohm:.3f} ohm jumped from the last run)")
+        if self.store is None or self.gate is None:
+            return lines
+        ctl = self.session.runner.controller
+        b_ff = float(getattr(ctl, "b_ff", 0.0))
+        cold = cur.cold_ohm if cur is not None else None
+        try:
+            _, line = learn_from_run(self.store, result, self.gate.used, b_ff, history.felt_since, cold)
+        except (OSError, ValueError) as exc:
+            line = f"learning: not updated ({exc})"
+        lines.append(line)
+        return lines
+
+
+def prepare_run(
+    session: RigSession,
+    rig: RigConfig,
+    profile: Profile,
+    runs_dir: Path,
+    *,
+    learn: bool,
+    warn: Callable[[str], None],
+) -> RunCompanion:
+    """Check the felt (a worn-felt warning) and, with ``learn``, give the controller the learned correction
+    for this rig, profile, plant model and felt, and record which version the run uses in its run.json."""
+    key = key_of(rig, session.simulated)
+    history = felt_history(runs_dir, key, rig.felt, warn, fits=False)
+    before = []
+    if (worn := history.worn(rig.felt)) is not None:
+        before.append(f"WARNING: {worn}")
+    companion = RunCompanion(session, rig, runs_dir, key, before, warn)
+    ctl = session.runner.controller
+    if not learn:
+        return companion
+    if not isinstance(ctl, FeedforwardPI):
+        raise ConfigError("<command line>", "--learn", f"needs the ff_pi controller, not {ctl.name}")
+    laid = plan(profile, AMBIENT_C)
+    store = LearningStore(runs_dir, key, rig, laid)
+    version = store.latest(warn)
+    record: dict[str, Any] = {"enabled": True, "store": str(store.folder), "version": None}
+    if version is not None and version.felt_since != history.felt_since:
+        before.append(f"learning: reset, the felt changed since version {version.number} was learned")
+        record["reset"] = "felt replaced"
+        version = None
+    if version is not None:
+        record.update(version=version.number, file=str(version.path))
+        learned_from = version.record.get("learned_from")
+        source = learned_from.get("run", "?") if isinstance(learned_from, dict) else "?"
+        before.append(f"learning: using version {version.number} (learned from run {source}): {version.path}")
+    else:
+        before.append(f"learning: no correction yet for this rig, profile, model and felt ({store.folder})")
+    last = history.current
+    gate = Gate(
+        version,
+        last.cold_ohm if last is not None else None,
+        rig.felt.replaced_fraction,
+        lambda: session.runner.cold_resistance_ohm,
+        record,
+    )
+    ctl.learned = gate
+    session.runner.provenance["learning"] = record
+    companion.store, companion.gate = store, gate
+    return companion
 
 
 class GuiBackend:

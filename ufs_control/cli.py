@@ -150,6 +150,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=_within(SEED, int), default=0, help="simulator noise seed")
     _plant_options(p)
+    p.add_argument(
+        "--learn",
+        action="store_true",
+        help="run-to-run learning: apply the feedforward correction learned for this rig and profile, and "
+        "learn from this run if it completes (also [controller] learn = true)",
+    )
+
+    p = sub.add_parser("felt", help="felt health per rig: cold resistance and fitted R(T) run by run")
+    p.add_argument("--runs-dir", default="runs", metavar="DIR", help="the runs folder (default: runs)")
+    p.add_argument("--rig", metavar="RIG.toml", help="only this rig (and its felt thresholds)")
+    p.add_argument("--sim", action="store_true", help="with --rig: the simulated runs made with that rig file")
+    p.add_argument("--plot", metavar="FILE.png", help="also plot the trend into this file")
 
     p = sub.add_parser("check", help="validate a profile and check it against the rig's envelope")
     p.add_argument("profile")
@@ -427,6 +439,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
         sim_params=_sim_plant(args, simulate),
     )
     _say(session.banner)
+    from ufs_control.app import prepare_run
+
+    try:
+        companion = prepare_run(session, rig, profile, runs_dir, learn=args.learn or rig.controller.learn, warn=_warn)
+    except BaseException:
+        session.close()
+        raise
+    for text in companion.before:
+        _say(text)
     # The run is over and the output is off when the block ends: a signal then ends the process the ordinary way.
     with ending_signals(session.runner):
         try:
@@ -445,6 +466,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     _print_metrics(result.metrics)
     if result.run_dir is not None:
         _say(f"run folder: {result.run_dir}")
+    for text in companion.after(result):
+        _say(text)
     if result.outcome is Outcome.FINISHED:
         return EXIT_OK
     if result.instrument_failure:
@@ -563,6 +586,10 @@ def _cmd_fit(args: argparse.Namespace) -> int:
         _say(text)
     _say(f"plant file: {out} (plot: {plot})")
     return EXIT_OK
+
+
+def _warn(text: str) -> None:
+    print(f"warning: {text}", file=sys.stderr, flush=True)
 
 
 def _say(text: str) -> None:
@@ -858,6 +885,58 @@ def _cmd_campaign(args: argparse.Namespace) -> int:
     return EXIT_TRIPPED
 
 
+def _cmd_felt(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from ufs_control.core.rig import FeltConfig, load_rig
+    from ufs_control.runner.felt import felt_history, history_keys, rig_key
+
+    if args.sim and not args.rig:
+        raise ConfigError("<command line>", "--sim", "needs --rig RIG.toml")
+    runs_dir = Path(args.runs_dir)
+    if not runs_dir.is_dir():
+        raise ConfigError(str(runs_dir), "--runs-dir", "no such folder")
+    config = FeltConfig()
+    if args.rig:
+        rig = load_rig(args.rig)
+        config, keys = rig.felt, [rig_key(rig.source, args.sim)]
+    else:
+        keys = history_keys(runs_dir)
+    if not keys:
+        print(f"no runs with a cold resistance in {runs_dir}")
+        return EXIT_OK
+    histories = [felt_history(runs_dir, key, config, _warn) for key in keys]
+    for history in histories:
+        print(f"rig {history.key}: {len(history.runs)} runs")
+        print(f"  {'date (UTC)':<20} {'run':<40} {'cold R':>8} {'R@1150':>8} {'a':>6} {'T_c':>6}  felt")
+        for r in history.runs:
+            fit = r.fit
+            hot = f"{fit.r_hot_ohm:8.3f}" if fit else f"{'-':>8}"
+            shape = f"{fit.ntc_a:6.3f} {fit.ntc_tc_k:6.0f}" if fit else f"{'-':>6} {'-':>6}"
+            mark = " replaced" if r.replaced else ""
+            print(f"  {r.started_utc[:19]:<20} {r.run[:40]:<40} {r.cold_ohm:8.3f} {hot} {shape}  {r.felt}{mark}")
+        for note in history.notes:
+            print(f"  note: {note}")
+        if (worn := history.worn(config)) is not None:
+            print(f"  WARNING: {worn}")
+        else:
+            cur = history.current
+            if cur is not None:
+                print(
+                    f"  felt {cur.felt}: cold resistance {cur.drift:+.1%} from its first run (worn beyond "
+                    f"{config.wear_fraction:+.0%})"
+                )
+    if args.plot:
+        from ufs_control.feltplot import write_felt_plot
+
+        try:
+            path = write_felt_plot(Path(args.plot), histories)
+        except OSError as exc:
+            raise ConfigError(args.plot, "--plot", f"cannot write: {exc.strerror}") from None
+        print(f"plot: {path}")
+    return EXIT_OK
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -992,6 +1071,7 @@ COMMANDS = {
     "runs": _cmd_runs,
     "export": _cmd_export,
     "campaign": _cmd_campaign,
+    "felt": _cmd_felt,
     "bench": _cmd_bench,
     "gui": _cmd_gui,
     "bench-gui": _cmd_bench_gui,

@@ -15,6 +15,7 @@ from ufs_control.core.errors import ConfigError
 from ufs_control.core.rig import (
     RIG_RANGES,
     ControllerConfig,
+    FeltConfig,
     Limits,
     NotifyConfig,
     PsuConfig,
@@ -33,6 +34,7 @@ SECTIONS = {
     "controller": ControllerConfig,
     "rig": RigDescription,
     "notify": NotifyConfig,
+    "felt": FeltConfig,
 }
 NUMERIC = sorted(
     f"{section}.{f.name}"

@@ -82,6 +82,12 @@ class ControllerConfig:
     # Resistance thermometry (needs a fitted model: [model] file or --plant): the felts' V/I as a second
     # temperature sensor (cross-check, ramp-down backup). "auto": when the model was identified on the rig.
     thermometry: str = "auto"
+    # Run-to-run learning of the feedforward (``ufs run --learn``); see control/learning.py.
+    learn: bool = False
+    learn_gain: float = 0.7  # fraction of the last run's correction added to the next run's feedforward
+    learn_advance_s: float = 0.2  # the correction is applied this much earlier than the loop needed it
+    learn_smooth_s: float = 0.5  # width of the zero-phase moving average over the correction
+    learn_max_fraction: float = 0.25  # bound on the correction, of the supply envelope at the setpoint
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,14 @@ class NotifyConfig:
 
 
 @dataclass(frozen=True)
+class FeltConfig:
+    """Felt health: when the cold resistance says the felt is worn, or was replaced."""
+
+    wear_fraction: float = 0.15  # cold-resistance drift from the first run of this felt that means worn
+    replaced_fraction: float = 0.10  # a jump between consecutive runs (either way) that means a new felt
+
+
+@dataclass(frozen=True)
 class RigConfig:
     """Everything about one rig. ``model`` is the plant model the feedforward uses (fit it on the rig)."""
 
@@ -128,6 +142,7 @@ class RigConfig:
     model_file: str | None = None  # the identified plant file the model came from (None: a preset)
     description: RigDescription = field(default_factory=RigDescription)  # the [rig] section
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    felt: FeltConfig = field(default_factory=FeltConfig)
 
     @property
     def thermometry(self) -> bool:
@@ -209,6 +224,7 @@ def parse_rig(data: dict[str, Any], source: str = "<rig>") -> RigConfig:
         ) from None
     limits = _apply(Limits(), _section(data, "limits", source), "limits", source)
     ctrl = _apply(ControllerConfig(), _section(data, "controller", source), "controller", source)
+    felt = _apply(FeltConfig(), _section(data, "felt", source), "felt", source)
     model_table = _section(data, "model", source)
     model_file = model_table.pop("file", None)
     name = model_table.pop("preset", "A")
@@ -249,7 +265,9 @@ def parse_rig(data: dict[str, Any], source: str = "<rig>") -> RigConfig:
         raise ConfigError(source, sorted(data)[0], "unknown section")
     if ctrl.thermometry not in ("auto", "on", "off"):
         raise ConfigError(source, "controller.thermometry", f"must be auto, on or off, got {ctrl.thermometry!r}")
-    rig = RigConfig(psu, pyro, wiring, limits, ctrl, model, sim_preset.upper(), source, model_file, description, notify)
+    rig = RigConfig(
+        psu, pyro, wiring, limits, ctrl, model, sim_preset.upper(), source, model_file, description, notify, felt
+    )
     check_ranges(rig)
     # A pyrometer read blocks the loop for up to its timeout; with a period on top it must stay inside the
     # watchdog, or a silent pyrometer would look like a stalled loop instead of a pyrometer fault.
@@ -306,9 +324,9 @@ def _periods_and_more(periods: int, high: float, why_low: str, why_high: str) ->
 _NOISE = "pyrometer noise and quantisation alone are about 1 K"
 MAX_RUN_S = 48 * 3600.0  # the longest run the rig and its records are meant for
 
-# Every numeric setting of [psu], [pyrometer], [controller], [limits], [rig] and [notify], in the order they are
-# checked: the ranges computed from the rig read only settings checked before them (pyrometer range, loop rate,
-# wiring).
+# Every numeric setting of [psu], [pyrometer], [controller], [felt], [limits], [rig] and [notify], in the order
+# they are checked: the ranges computed from the rig read only settings checked before them (pyrometer range,
+# loop rate, wiring).
 RIG_RANGES: dict[str, Range | Callable[[RigConfig], Range]] = {
     "psu.channel": Range(1, 2, "the CPX400DP's outputs are 1 and 2", "the CPX400DP's outputs are 1 and 2"),
     "psu.timeout_s": Range(
@@ -371,6 +389,43 @@ RIG_RANGES: dict[str, Range | Callable[[RigConfig], Range]] = {
     ),
     "controller.error_filter_s": Range(
         0.0, 2.0, "0 switches the filter off", "a slower filter delays the loop it feeds by seconds"
+    ),
+    "controller.learn_gain": Range(
+        0.0,
+        1.0,
+        "a gain of 0 learns nothing",
+        "more than the whole correction overshoots from run to run (iterative learning needs a gain <= 1)",
+        low_open=True,
+    ),
+    "controller.learn_advance_s": Range(
+        0.0,
+        0.5,
+        "0 applies the correction when the loop needed it",
+        "the plant's lag is a few tenths of a second; 0.4 s already made the learning diverge in simulation",
+    ),
+    "controller.learn_smooth_s": Range(
+        0.0,
+        5.0,
+        "0 switches the smoothing off",
+        "wider smoothing blurs the ramp-to-hold corner that learning is for",
+    ),
+    "controller.learn_max_fraction": Range(
+        0.01,
+        0.5,
+        "a bound below 1 % of the envelope learns nothing useful",
+        "a correction larger than half the envelope is no longer a correction of the model",
+    ),
+    "felt.wear_fraction": Range(
+        0.02,
+        1.0,
+        "the cold resistance varies by a few % with the felt's temperature at rest",
+        "a felt whose resistance doubled is long worn",
+    ),
+    "felt.replaced_fraction": Range(
+        0.02,
+        1.0,
+        "the cold resistance varies by a few % from run to run",
+        "a felt twice or half the resistance of the last is certainly another felt",
     ),
     "limits.max_temperature_c": _max_temperature_range,
     "limits.hot_start_c": _hot_start_range,
