@@ -44,7 +44,7 @@ from ufs_control.core.thermal import (
 SIGMA_PYRO_K = 1.0  # weight of a pyrometer residual (its noise and quantisation)
 SIGMA_R_OHM = 0.02  # weight of a metered-resistance residual (10 mV / 10 mA meters read at 4 Hz)
 COLD_SIGMA = 0.01  # relative: the cold probe's ~0.4 A read to 10 mA (±1.4 %) and 1.5 V to 10 mV
-PYRO_CLEAR_K = 150.0  # readings this close to the bottom of the range are left out (instruments slow down there)
+PYRO_CLEAR_K = 200.0  # readings this close to the bottom of the range are left out (instruments slow down there)
 TABLE_LO_K, TABLE_HI_K = 200.0, 3200.0
 SUBSTEPS = 1  # Heun at the 50 ms tick: the fastest plant mode (τ ≥ 0.15 s) is well resolved
 METER_DELAY_S = 0.25  # the 4 Hz meters (sample-and-hold) read every 4th-5th tick and held: on average 250 ms old
@@ -374,7 +374,13 @@ def fit_plant(traces: Sequence[Trace], base: ThermalParams, wiring: Wiring) -> P
     notes: list[str] = []
     x1, f1, j1 = _solve(base, wiring, usable, _FREE)
     spec, x, fun, jac = _FREE, x1, f1, j1
+    # The stack's mass and coupling trade against the felt's heat capacity: start twice (from the fit
+    # without them, and from the base with no extra mass) and keep the better.
     x2, f2, j2 = _solve(base, wiring, usable, _FREE + _STACK, start=x1)
+    no_mass = list(_start_values(base, _FREE)) + [1e-5, base.g_fs_w_k]
+    x3, f3, j3 = _solve(base, wiring, usable, _FREE + _STACK, start=no_mass)
+    if float(np.dot(f3, f3)) < float(np.dot(f2, f2)):
+        x2, f2, j2 = x3, f3, j3
     # Neighbouring residuals are not independent: count the effective number of samples.
     n = len(f1) / _autocorrelation_inflation(f1)
     bic1 = n * math.log(float(np.dot(f1, f1)) / len(f1)) + len(_FREE) * math.log(n)
