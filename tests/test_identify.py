@@ -43,10 +43,11 @@ def test_identify_writes_a_plant_file_with_uncertainties_and_a_plot(identified: 
     for name, true in truth.items():
         value, interval = data["fitted"][name], data["uncertainty"][name]
         if interval == "not determined":
-            assert name == "t90_s"  # 10 ms is a fifth of a tick: the records cannot tell it from nothing
+            assert name == "t90_s"  # the records cannot tell 10 ms from nothing
             continue
         assert abs(value - true) <= interval, (name, value, interval, true)
-        assert interval < 0.05 * true, (name, interval)  # ... and the interval says something
+        if name != "t90_s":  # 10 ms is a fifth of a tick: its interval is honestly wide
+            assert interval < 0.05 * true, (name, interval)  # ... and the interval says something
     params, t90 = load_plant_file(identified / "plant.toml")
     assert params.g_fe_w_k == pytest.approx(0.141, rel=0.03)
     assert 0.0 < t90 < 0.2
