@@ -377,7 +377,7 @@ def fit_plant(traces: Sequence[Trace], base: ThermalParams, wiring: Wiring) -> P
     # The stack's mass and coupling trade against the felt's heat capacity: start twice (from the fit
     # without them, and from the base with no extra mass) and keep the better.
     x2, f2, j2 = _solve(base, wiring, usable, _FREE + _STACK, start=x1)
-    no_mass = list(_start_values(base, _FREE)) + [1e-5, base.g_fs_w_k]
+    no_mass = [*_start_values(base, _FREE), 1e-5, base.g_fs_w_k]
     x3, f3, j3 = _solve(base, wiring, usable, _FREE + _STACK, start=no_mass)
     if float(np.dot(f3, f3)) < float(np.dot(f2, f2)):
         x2, f2, j2 = x3, f3, j3

@@ -15,11 +15,9 @@ and the in-run adaptive scale ``k_ff`` and hand-over loss term ``b_ff`` (both st
     δ = (P − FF) + (k_ff − 1)·P_ss(T_sp)/(1 − φ) + b_ff·(T_sp − T_amb)/(1 − φ)
 
 with P the power applied and FF the feedforward the controller used (it includes c_k). Below the
-pyrometer's range the loop is open and nothing measures the error there; the hand-over measures it once,
-as the loss term ``b_ff`` (the power mismatch per kelvin above ambient, from the power that was going in
-and the rate the felt actually had). The controller already assumes the blind zone's error grows with
-T − T_amb; the learning carries that term down the blind zone, so the next run arrives at the hand-over
-on its planned rate instead of correcting it there. See docs/decisions/0006-run-to-run-learning.md.
+pyrometer's range the loop is open and nothing measures the error there: open-loop ticks learn nothing
+(carrying the hand-over's loss term down the blind zone was tried and diverged; see
+docs/decisions/0006-run-to-run-learning.md).
 
 Pure functions over plain sequences; the store that keeps corrections on disk is in the runner.
 """
@@ -124,10 +122,8 @@ def run_signal(
         if closed[i]:
             adaptive = (k_ff[i] - 1.0) * steady_power_w(sp) * share
             deltas.append(power_w[i] - ff_w[i] + adaptive + loss_term)
-        elif first_closed is not None and i < first_closed:
-            deltas.append(loss_term)
         else:
-            deltas.append(None)
+            deltas.append(None)  # open loop: nothing measures the error here (decision 0006)
     return RunSignal(tuple(profile_t_s), tuple(deltas), first_closed)
 
 
