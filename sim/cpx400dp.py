@@ -23,6 +23,11 @@ METER_PERIOD_S = 0.25
 OUTPUT_TAU_S = 0.003
 DEFAULT_IDN = "THURLBY THANDAR, CPX400DP, 354966, 1.01 - 3.00"
 
+_STRIP_HIGH_BIT = bytes(b & 0x7F for b in range(256))  # the instrument ignores bit 7 of every byte
+_UNIT_END = re.compile(rb"[\n;]")
+_WHITE = re.compile(r"[\x00-\x20]+")
+_HEADER = re.compile(r"\*?[A-Z]*")  # a command's leading identifier: what the dispatch table is keyed by
+
 # Event Status Register bits.
 ESR_OPC, ESR_QUERY_ERR, ESR_VERIFY_TIMEOUT, ESR_EXEC_ERR, ESR_CMD_ERR, ESR_POWER_ON = 1, 4, 8, 16, 32, 128
 # Limit Event Status Register bits.
@@ -78,14 +83,9 @@ class Session:
         Commands end at LF or ';'. With ``frame_end`` (a whole TCP frame was received) a trailing
         unterminated command is executed too, as the manual says for the LAN interface.
         """
-        self._buf += bytes(b & 0x7F for b in data)
-        out: list[bytes] = []
-        while True:
-            m = re.search(rb"[\n;]", self._buf)
-            if m is None:
-                break
-            unit, self._buf = self._buf[: m.start()], self._buf[m.end() :]
-            out.append(self.emulator.execute(self, unit.decode("ascii", "replace")))
+        *units, self._buf = _UNIT_END.split(self._buf + data.translate(_STRIP_HIGH_BIT))
+        execute = self.emulator.execute
+        out = [execute(self, unit.decode("ascii", "replace")) for unit in units]
         if frame_end and self._buf.strip():
             unit, self._buf = self._buf, b""
             out.append(self.emulator.execute(self, unit.decode("ascii", "replace")))
@@ -97,6 +97,17 @@ class Session:
             self.emulator.lock_owner = None
         if self in self.emulator.sessions:
             self.emulator.sessions.remove(self)
+
+
+def _headers(pattern: str) -> tuple[str, ...]:
+    """The leading identifiers a command pattern accepts (``(INC|DEC)V`` accepts two)."""
+    alternatives = re.match(r"\((\w+(?:\|\w+)*)\)", pattern)
+    if alternatives is not None:
+        rest = pattern[alternatives.end() :]
+        return tuple(head + _headers(rest)[0] for head in alternatives.group(1).split("|"))
+    literal = re.match(r"(?:\\\*)?[A-Z]*", pattern)
+    assert literal is not None
+    return (literal.group().replace("\\", ""),)
 
 
 def _fmt(value: float, decimals: int) -> str:
@@ -253,22 +264,39 @@ class Cpx400dpEmulator:
 
     def execute(self, s: Session, unit: str) -> bytes:
         """Execute one command unit for session ``s``; return its reply (CRLF-terminated) or b""."""
-        text = re.sub(r"[\x00-\x20]+", " ", unit).strip().upper()
+        text = _WHITE.sub(" ", unit).strip().upper()
         if not text:
             return b""
-        for pattern, handler in self._handlers:
+        found = self.lookup(text)
+        if found is None:
+            s.esr |= ESR_CMD_ERR
+            return b""
+        handler, args = found
+        reply = handler(s, *args)
+        if reply is None or self.silent:
+            return b""
+        if self.garbage_replies:
+            return bytes(self._rng.randrange(33, 127) for _ in range(5)) + b"\x15\r\n"
+        return reply.encode("ascii") + b"\r\n"
+
+    def lookup(self, text: str) -> tuple[Callable[..., str | None], tuple[str, ...]] | None:
+        """Return the handler of the first command in the list that ``text`` (normalised) matches, with
+        the matched fields, or None for an unknown command.
+
+        The table is keyed by the leading identifier and whether the unit is a query; within a key the
+        patterns keep the order of the command list, so the first that matches is the one a scan of the
+        whole list would find.
+        """
+        header = _HEADER.match(text)
+        for pattern, handler in self._handlers.get((header.group() if header else "", text[-1] == "?"), ()):
             m = pattern.fullmatch(text)
             if m is not None:
-                reply = handler(s, *m.groups())
-                if reply is None or self.silent:
-                    return b""
-                if self.garbage_replies:
-                    return bytes(self._rng.randrange(33, 127) for _ in range(5)) + b"\x15\r\n"
-                return reply.encode("ascii") + b"\r\n"
-        s.esr |= ESR_CMD_ERR
-        return b""
+                return handler, m.groups()
+        return None
 
-    def _build_handlers(self) -> list[tuple[re.Pattern[str], Callable[..., str | None]]]:
+    def _build_handlers(self) -> dict[tuple[str, bool], list[tuple[re.Pattern[str], Callable[..., str | None]]]]:
+        """The command list, as a table from (leading identifier, is a query) to the patterns and handlers
+        that can match such a unit, in the list's order."""
         ch = r"([12])"
         table: list[tuple[str, Callable[..., str | None]]] = [
             (rf"V{ch}O\?", lambda s, n: _fmt(self.channels[int(n) - 1].meter_v, 2) + "V"),
@@ -325,7 +353,13 @@ class Cpx400dpEmulator:
             (r"ADDRESS\?", lambda s: str(self.address)),
             (r"\*TST\?", lambda s: "0"),
         ]
-        return [(re.compile(p), h) for p, h in table]
+        self.commands = [(re.compile(p), h) for p, h in table]
+        handlers: dict[tuple[str, bool], list[tuple[re.Pattern[str], Callable[..., str | None]]]] = {}
+        for pattern, h in self.commands:
+            for header in _headers(pattern.pattern):
+                # Only a pattern ending in "?" matches a unit ending in "?" (an NRF never ends in one).
+                handlers.setdefault((header, pattern.pattern.endswith("\\?")), []).append((pattern, h))
+        return handlers
 
     # --- handlers ---------------------------------------------------------------------------
 
