@@ -27,7 +27,7 @@ class InMemoryResource:
         data = (message + self.write_termination).encode("ascii")
         with self.rig.lock:
             self.rig.clock.sleep(self.rig.options.io_time_s)
-            self.rig.sync()
+            self.rig.sync_events()
             if self.session.closed:
                 raise BrokenPipeError("in-memory resource: the instrument dropped the connection")
             self._rx += self.session.feed(data, frame_end=True)
