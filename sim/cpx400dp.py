@@ -179,6 +179,7 @@ class Cpx400dpEmulator:
         self._next_meter_t = 0.0
         self._rng = random.Random(seed)
         self._handlers = self._build_handlers()
+        self._plain: dict[str, tuple[Callable[..., str | None], tuple[str, ...]]] = {}
 
     # --- sessions ---------------------------------------------------------------------------
 
@@ -334,10 +335,15 @@ class Cpx400dpEmulator:
         patterns keep the order of the command list, so the first that matches is the one a scan of the
         whole list would find.
         """
+        found = self._plain.get(text)
+        if found is not None:
+            return found
         header = _HEADER.match(text)
         for pattern, handler in self._handlers.get((header.group() if header else "", text[-1] == "?"), ()):
             m = pattern.fullmatch(text)
             if m is not None:
+                if NRF not in pattern.pattern:  # a unit without a number: one of a few dozen, worth keeping
+                    self._plain[text] = (handler, m.groups())
                 return handler, m.groups()
         return None
 

@@ -359,7 +359,9 @@ class SimRig:
             if wired[n - 1]:
                 v2_1 += vt1 * vt1
                 v2_end += v1 * v1
-            psu.settle(n, ch, v1, r1, mode, _time_over(v0, v1, ch.ovp, h), _time_over(i0, i1, ch.ocp, h))
+            over_v = _time_over(v0, v1, ch.ovp, h) if v1 > ch.ovp else 0.0
+            over_i = _time_over(i0, i1, ch.ocp, h) if i1 > ch.ocp else 0.0
+            psu.settle(n, ch, v1, r1, mode, over_v, over_i)
         self.felt_power_w, self.contact_power_w = kf1 * v2_end, kc1 * v2_end
         self.energy_j += 0.5 * h * ((kf0 + kc0) * v2_0 + (kf1 + kc1) * v2_1) + (kf0 + kc0) * e_relax
         self.pyrometer.follow(h, k_to_c(tf0), k_to_c(tf1))
