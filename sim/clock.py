@@ -18,8 +18,7 @@ class VirtualClock:
         self._lock = threading.Lock()
 
     def now(self) -> float:
-        with self._lock:
-            return self._t
+        return self._t  # one attribute read is atomic; the lock orders the read-modify-write of advance
 
     def sleep(self, seconds: float) -> None:
         if seconds > 0:
@@ -57,13 +56,22 @@ class FastForwardClock:
             return self.real_after_s + (time.monotonic() - self._real_start)
 
     def sleep(self, seconds: float) -> None:
+        if self._advance(seconds):
+            precise_sleep(seconds)
+
+    def sleep_coarse(self, seconds: float) -> None:
+        if self._advance(seconds):
+            time.sleep(seconds)
+
+    def _advance(self, seconds: float) -> bool:
+        """Spend ``seconds`` of virtual time if it is still running; return True if they are real."""
         if seconds <= 0:
-            return
+            return False
         with self._lock:
             if self._real_start is None:
                 self._virtual += seconds
                 if self._virtual >= self.real_after_s:
                     self._virtual = self.real_after_s
                     self._real_start = time.monotonic()
-                return
-        precise_sleep(seconds)
+                return False
+        return True

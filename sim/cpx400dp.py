@@ -7,6 +7,7 @@ from the load resistance the rig supplies; setpoint changes reach the output aft
 
 from __future__ import annotations
 
+import bisect
 import math
 import random
 import re
@@ -22,6 +23,11 @@ OVP_DELAY_S = 0.001
 METER_PERIOD_S = 0.25
 OUTPUT_TAU_S = 0.003
 DEFAULT_IDN = "THURLBY THANDAR, CPX400DP, 354966, 1.01 - 3.00"
+
+_STRIP_HIGH_BIT = bytes(b & 0x7F for b in range(256))  # the instrument ignores bit 7 of every byte
+_UNIT_END = re.compile(rb"[\n;]")
+_WHITE = re.compile(r"[\x00-\x20]+")
+_HEADER = re.compile(r"\*?[A-Z]*")  # a command's leading identifier: what the dispatch table is keyed by
 
 # Event Status Register bits.
 ESR_OPC, ESR_QUERY_ERR, ESR_VERIFY_TIMEOUT, ESR_EXEC_ERR, ESR_CMD_ERR, ESR_POWER_ON = 1, 4, 8, 16, 32, 128
@@ -55,6 +61,30 @@ class Channel:
     stores: dict[int, tuple[float, float, float, float]] = field(default_factory=dict)
 
 
+MODE_BITS = {"CV": LSR_CV, "CC": LSR_CC, "UNREG": LSR_UNREG}
+
+
+def output_target(ch: Channel, r: float) -> tuple[float, str]:
+    """Return the voltage output ``ch`` settles at into ``r`` ohm (inf: open) and its mode (CV, CC, UNREG or
+    OFF): the settings, bounded by the 420 W envelope."""
+    if not ch.live:
+        return 0.0, "OFF"
+    if r == math.inf:
+        return ch.eff_v, "CV"
+    v_cc = ch.eff_i * r
+    if ch.eff_v <= v_cc:
+        target_v, mode = ch.eff_v, "CV"
+    else:
+        target_v, mode = v_cc, "CC"
+    if target_v * target_v / r > P_ENVELOPE_W:
+        return math.sqrt(P_ENVELOPE_W * r), "UNREG"
+    return target_v, mode
+
+
+def _due(item: tuple[float, int, str, float]) -> float:
+    return item[0]
+
+
 class Session:
     """One interface connection: its own ESR/EER/QER/LSR registers and input buffer."""
 
@@ -78,14 +108,9 @@ class Session:
         Commands end at LF or ';'. With ``frame_end`` (a whole TCP frame was received) a trailing
         unterminated command is executed too, as the manual says for the LAN interface.
         """
-        self._buf += bytes(b & 0x7F for b in data)
-        out: list[bytes] = []
-        while True:
-            m = re.search(rb"[\n;]", self._buf)
-            if m is None:
-                break
-            unit, self._buf = self._buf[: m.start()], self._buf[m.end() :]
-            out.append(self.emulator.execute(self, unit.decode("ascii", "replace")))
+        *units, self._buf = _UNIT_END.split(self._buf + data.translate(_STRIP_HIGH_BIT))
+        execute = self.emulator.execute
+        out = [execute(self, unit.decode("ascii", "replace")) for unit in units]
         if frame_end and self._buf.strip():
             unit, self._buf = self._buf, b""
             out.append(self.emulator.execute(self, unit.decode("ascii", "replace")))
@@ -97,6 +122,17 @@ class Session:
             self.emulator.lock_owner = None
         if self in self.emulator.sessions:
             self.emulator.sessions.remove(self)
+
+
+def _headers(pattern: str) -> tuple[str, ...]:
+    """The leading identifiers a command pattern accepts (``(INC|DEC)V`` accepts two)."""
+    alternatives = re.match(r"\((\w+(?:\|\w+)*)\)", pattern)
+    if alternatives is not None:
+        rest = pattern[alternatives.end() :]
+        return tuple(head + _headers(rest)[0] for head in alternatives.group(1).split("|"))
+    literal = re.match(r"(?:\\\*)?[A-Z]*", pattern)
+    assert literal is not None
+    return (literal.group().replace("\\", ""),)
 
 
 def _fmt(value: float, decimals: int) -> str:
@@ -137,10 +173,13 @@ class Cpx400dpEmulator:
         # Observers: an output went live or dead (channel 1/2, live); the instrument dropped its connections.
         self.output_listeners: list[Callable[[int, bool], None]] = []
         self.disconnect_listeners: list[Callable[[], None]] = []
+        # Called before the status registers are reported (the rig brings the outputs' modes up to date).
+        self.before_status_read: Callable[[], object] | None = None
         self._pending: list[tuple[float, int, str, float]] = []
         self._next_meter_t = 0.0
         self._rng = random.Random(seed)
         self._handlers = self._build_handlers()
+        self._plain: dict[str, tuple[Callable[..., str | None], tuple[str, ...]]] = {}
 
     # --- sessions ---------------------------------------------------------------------------
 
@@ -166,6 +205,8 @@ class Cpx400dpEmulator:
             c.on = c.eff_on = False
             c.tripped = 0
         self._pending.clear()
+        for n, c in enumerate(self.channels, start=1):
+            self._update_live(n, c)
         self.disconnect_all()
 
     def force_trip(self, channel: int, bit: int) -> None:
@@ -174,13 +215,28 @@ class Cpx400dpEmulator:
         ch.tripped |= bit
         ch.on = ch.eff_on = False
         self._raise_lsr(channel, bit)
+        self._update_live(channel, ch)
 
     # --- electrical model -------------------------------------------------------------------
 
     def step(self, t: float, dt: float, loads_ohm: tuple[float, float]) -> None:
         """Advance both outputs to time ``t`` over ``dt`` seconds into the given load resistances."""
-        while self._pending and self._pending[0][0] <= t:
-            _, n, name, value = self._pending.pop(0)
+        self.apply_due(t)
+        for n, ch in enumerate(self.channels, start=1):
+            self._update_live(n, ch)
+        alpha = 1.0 - math.exp(-dt / OUTPUT_TAU_S)
+        for n, ch in enumerate(self.channels):
+            r = loads_ohm[n]
+            target_v, mode = output_target(ch, r)
+            self.settle(n + 1, ch, ch.v_out + (target_v - ch.v_out) * alpha, r, mode, dt, dt)
+        if t >= self._next_meter_t:
+            self.read_meters(t, [(ch.v_out, ch.i_out) for ch in self.channels])
+
+    def apply_due(self, t: float) -> None:
+        """Let every setpoint change due by time ``t`` reach the outputs, in order, each seen by the observers."""
+        pending = self._pending
+        while pending and pending[0][0] <= t:
+            _, n, name, value = pending.pop(0)
             ch = self.channels[n]
             if name == "v":
                 ch.eff_v = value
@@ -188,16 +244,26 @@ class Cpx400dpEmulator:
                 ch.eff_i = value
             else:
                 ch.eff_on = bool(value)
-                self._update_live(n + 1, ch)  # each change is seen, even two within one step
-        for n, ch in enumerate(self.channels):
-            if self.runaway:
-                ch.eff_v, ch.eff_i = 40.0, 20.0
-            self._step_channel(n + 1, ch, dt, loads_ohm[n])
-        if t >= self._next_meter_t:
+                self._update_live(n + 1, ch)  # each change is seen, even two at one time
+        if self.runaway:
             for ch in self.channels:
-                ch.meter_v = self._meter(ch.v_out, 0.001)
-                ch.meter_i = self._meter(ch.i_out, 0.003)
-            self._next_meter_t = (math.floor(t / METER_PERIOD_S) + 1) * METER_PERIOD_S
+                ch.eff_v, ch.eff_i = 40.0, 20.0
+
+    def next_change_s(self) -> float:
+        """Return the time the next setpoint change reaches an output (inf if none is pending)."""
+        return self._pending[0][0] if self._pending else math.inf
+
+    @property
+    def next_meter_s(self) -> float:
+        """The time of the meters' next 4 Hz reading."""
+        return self._next_meter_t
+
+    def read_meters(self, t: float, outputs: list[tuple[float, float]]) -> None:
+        """Take the meters' reading at time ``t`` of each output's (volts, amps)."""
+        for ch, (volts, amps) in zip(self.channels, outputs, strict=True):
+            ch.meter_v = self._meter(volts, 0.001)
+            ch.meter_i = self._meter(amps, 0.003)
+        self._next_meter_t = (math.floor(t / METER_PERIOD_S) + 1) * METER_PERIOD_S
 
     def _meter(self, value: float, accuracy: float) -> float:
         noisy = value * (1.0 + self._rng.uniform(-accuracy, accuracy) * 0.2) if value > 0 else 0.0
@@ -211,34 +277,27 @@ class Cpx400dpEmulator:
             for listener in self.output_listeners:
                 listener(n, live)
 
-    def _step_channel(self, n: int, ch: Channel, dt: float, r: float) -> None:
-        self._update_live(n, ch)
-        live = ch.live
-        if not live:
-            target_v, mode = 0.0, "OFF"
-        elif math.isinf(r):
-            target_v, mode = ch.eff_v, "CV"
-        else:
-            target_v = min(ch.eff_v, ch.eff_i * r)
-            mode = "CV" if ch.eff_v <= ch.eff_i * r else "CC"
-            if target_v * target_v / r > P_ENVELOPE_W:
-                target_v, mode = math.sqrt(P_ENVELOPE_W * r), "UNREG"
-        alpha = 1.0 - math.exp(-dt / OUTPUT_TAU_S)
-        ch.v_out += (target_v - ch.v_out) * alpha
-        ch.i_out = 0.0 if math.isinf(r) else ch.v_out / r
+    def settle(self, n: int, ch: Channel, v_out: float, r: float, mode: str, over_v_s: float, over_i_s: float) -> None:
+        """Put output ``n`` at ``v_out`` volts into ``r`` ohm at the end of an interval in ``mode``; run the trips.
+
+        ``over_v_s`` and ``over_i_s`` are how long within the interval the output was above its OVP and OCP
+        levels, used only if it still is at the end (the trips need the level exceeded without a break).
+        """
+        ch.v_out = v_out
+        ch.i_out = 0.0 if math.isinf(r) else v_out / r
         if mode != ch.mode:
-            bit = {"CV": LSR_CV, "CC": LSR_CC, "UNREG": LSR_UNREG}.get(mode, 0)
+            bit = MODE_BITS.get(mode, 0)
             if bit:
                 self._raise_lsr(n, bit)
             ch.mode = mode
-        if not live:
+        if not ch.live:
             ch.ocp_timer = ch.ovp_timer = 0.0
             return
-        ch.ovp_timer = ch.ovp_timer + dt if ch.v_out > ch.ovp else 0.0
-        if ch.ovp_timer >= OVP_DELAY_S:
+        ch.ovp_timer = ch.ovp_timer + over_v_s if ch.v_out > ch.ovp else 0.0
+        if ch.ovp_timer >= OVP_DELAY_S - 1e-12:
             self.force_trip(n, LSR_OVP)
-        ch.ocp_timer = ch.ocp_timer + dt if ch.i_out > ch.ocp else 0.0
-        if ch.ocp_timer >= OCP_DELAY_S:
+        ch.ocp_timer = ch.ocp_timer + over_i_s if ch.i_out > ch.ocp else 0.0
+        if ch.ocp_timer >= OCP_DELAY_S - 1e-12:
             self.force_trip(n, LSR_OCP)
 
     def _raise_lsr(self, channel: int, bit: int) -> None:
@@ -246,29 +305,51 @@ class Cpx400dpEmulator:
             s.lsr[channel - 1] |= bit
 
     def _schedule(self, n: int, name: str, value: float) -> None:
-        self._pending.append((self.now() + self.latency_s, n, name, value))
-        self._pending.sort(key=lambda item: item[0])
+        # After the changes already due at the same time or earlier: changes keep the order they were made in.
+        bisect.insort_right(self._pending, (self.now() + self.latency_s, n, name, value), key=_due)
 
     # --- parser -----------------------------------------------------------------------------
 
     def execute(self, s: Session, unit: str) -> bytes:
         """Execute one command unit for session ``s``; return its reply (CRLF-terminated) or b""."""
-        text = re.sub(r"[\x00-\x20]+", " ", unit).strip().upper()
+        text = _WHITE.sub(" ", unit).strip().upper()
         if not text:
             return b""
-        for pattern, handler in self._handlers:
+        found = self.lookup(text)
+        if found is None:
+            s.esr |= ESR_CMD_ERR
+            return b""
+        handler, args = found
+        reply = handler(s, *args)
+        if reply is None or self.silent:
+            return b""
+        if self.garbage_replies:
+            return bytes(self._rng.randrange(33, 127) for _ in range(5)) + b"\x15\r\n"
+        return reply.encode("ascii") + b"\r\n"
+
+    def lookup(self, text: str) -> tuple[Callable[..., str | None], tuple[str, ...]] | None:
+        """Return the handler of the first command in the list that ``text`` (normalised) matches, with
+        the matched fields, or None for an unknown command.
+
+        The table is keyed by the leading identifier and whether the unit is a query; within a key the
+        patterns keep the order of the command list, so the first that matches is the one a scan of the
+        whole list would find.
+        """
+        found = self._plain.get(text)
+        if found is not None:
+            return found
+        header = _HEADER.match(text)
+        for pattern, handler in self._handlers.get((header.group() if header else "", text[-1] == "?"), ()):
             m = pattern.fullmatch(text)
             if m is not None:
-                reply = handler(s, *m.groups())
-                if reply is None or self.silent:
-                    return b""
-                if self.garbage_replies:
-                    return bytes(self._rng.randrange(33, 127) for _ in range(5)) + b"\x15\r\n"
-                return reply.encode("ascii") + b"\r\n"
-        s.esr |= ESR_CMD_ERR
-        return b""
+                if NRF not in pattern.pattern:  # a unit without a number: one of a few dozen, worth keeping
+                    self._plain[text] = (handler, m.groups())
+                return handler, m.groups()
+        return None
 
-    def _build_handlers(self) -> list[tuple[re.Pattern[str], Callable[..., str | None]]]:
+    def _build_handlers(self) -> dict[tuple[str, bool], list[tuple[re.Pattern[str], Callable[..., str | None]]]]:
+        """The command list, as a table from (leading identifier, is a query) to the patterns and handlers
+        that can match such a unit, in the list's order."""
         ch = r"([12])"
         table: list[tuple[str, Callable[..., str | None]]] = [
             (rf"V{ch}O\?", lambda s, n: _fmt(self.channels[int(n) - 1].meter_v, 2) + "V"),
@@ -325,7 +406,13 @@ class Cpx400dpEmulator:
             (r"ADDRESS\?", lambda s: str(self.address)),
             (r"\*TST\?", lambda s: "0"),
         ]
-        return [(re.compile(p), h) for p, h in table]
+        self.commands = [(re.compile(p), h) for p, h in table]
+        handlers: dict[tuple[str, bool], list[tuple[re.Pattern[str], Callable[..., str | None]]]] = {}
+        for pattern, h in self.commands:
+            for header in _headers(pattern.pattern):
+                # Only a pattern ending in "?" matches a unit ending in "?" (an NRF never ends in one).
+                handlers.setdefault((header, pattern.pattern.endswith("\\?")), []).append((pattern, h))
+        return handlers
 
     # --- handlers ---------------------------------------------------------------------------
 
@@ -412,8 +499,9 @@ class Cpx400dpEmulator:
     def _triprst(self, s: Session) -> None:
         if not self._writable(s):
             return
-        for c in self.channels:
+        for n, c in enumerate(self.channels, start=1):
             c.tripped &= LSR_HARD  # OTP needs an AC power cycle; the output stays off until OP<N> 1
+            self._update_live(n, c)
 
     def _iflock(self, s: Session) -> str:
         if self.lock_owner is None or self.lock_owner is s:
@@ -434,6 +522,8 @@ class Cpx400dpEmulator:
         return "-1"
 
     def _lsr_q(self, s: Session, n: str) -> str:
+        if self.before_status_read is not None:
+            self.before_status_read()
         idx = int(n) - 1
         value = s.lsr[idx]
         s.lsr[idx] = 0
@@ -513,6 +603,8 @@ class Cpx400dpEmulator:
         setattr(s, name, int(value))
 
     def _stb(self, s: Session) -> int:
+        if self.before_status_read is not None:
+            self.before_status_read()
         stb = 0
         if s.lsr[0] & s.lse[0]:
             stb |= 0x01

@@ -65,12 +65,18 @@ class KtrdEmulator:
 
     def step(self, dt: float, target_c: float) -> None:
         """Let the optical signal follow the felt temperature ``target_c`` for ``dt`` seconds."""
-        if self.optical_c is None:
-            self.optical_c = target_c
+        self.follow(dt, target_c, target_c)
+
+    def follow(self, dt: float, start_c: float, end_c: float) -> None:
+        """Let the optical signal follow a felt temperature going linearly from ``start_c`` to ``end_c`` over
+        ``dt`` seconds (the exact response of the first-order lag, so ``dt`` may be many lag times)."""
+        y = self.optical_c
+        if y is None:
+            self.optical_c = end_c
             return
-        low = self.range_c[0]
-        tau = self.t90_s / 2.303 * (1.0 + 9.0 * math.exp(-max(target_c - low, 0.0) / 50.0))
-        self.optical_c += (target_c - self.optical_c) * (1.0 - math.exp(-dt / tau))
+        tau = self.t90_s / 2.303 * (1.0 + 9.0 * math.exp(-max(end_c - self.range_c[0], 0.0) / 50.0))
+        lag = (end_c - start_c) / dt * tau if dt > 0 else 0.0
+        self.optical_c = end_c - lag + (y - start_c + lag) * math.exp(-dt / tau)
 
     def measured_c(self) -> float | None:
         """Return what the head would report now in °C, or None when below its range (no value)."""

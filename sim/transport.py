@@ -3,12 +3,15 @@
 :class:`InMemoryResource` looks like a pyvisa message-based resource (``write``/``read``/``query``,
 ``timeout`` in ms); :class:`InMemoryPort` looks like a pyserial port (``write``/``read_until``).
 A missing reply raises :class:`TimeoutError` after advancing the clock by the timeout, like a real wire.
+On a real-time clock these waits do not spin (:func:`~ufs_control.core.clock.sleep_coarse`): only the control
+loop's own deadline needs to be met to the millisecond.
 """
 
 from __future__ import annotations
 
 from sim.cpx400dp import Session
 from sim.rig import SimRig
+from ufs_control.core.clock import sleep_coarse
 
 
 class InMemoryResource:
@@ -26,8 +29,8 @@ class InMemoryResource:
     def write(self, message: str) -> int:
         data = (message + self.write_termination).encode("ascii")
         with self.rig.lock:
-            self.rig.clock.sleep(self.rig.options.io_time_s)
-            self.rig.sync()
+            sleep_coarse(self.rig.clock, self.rig.options.io_time_s)
+            self.rig.sync_events()
             if self.session.closed:
                 raise BrokenPipeError("in-memory resource: the instrument dropped the connection")
             self._rx += self.session.feed(data, frame_end=True)
@@ -42,7 +45,7 @@ class InMemoryResource:
             if complete:
                 line, self._rx = self._rx.split(term, 1)
         if not complete:
-            self.rig.clock.sleep(self.timeout / 1000.0)
+            sleep_coarse(self.rig.clock, self.timeout / 1000.0)
             raise TimeoutError("in-memory resource: read timed out")
         return line.decode("ascii", "replace")
 
@@ -67,7 +70,7 @@ class InMemoryPort:
 
     def write(self, data: bytes) -> int:
         with self.rig.lock:
-            self.rig.clock.sleep(self.rig.options.io_time_s)
+            sleep_coarse(self.rig.clock, self.rig.options.io_time_s)
             self.rig.sync()
             self._rx += self.rig.pyrometer.feed(bytes(data))
         return len(data)
@@ -83,7 +86,7 @@ class InMemoryPort:
                 return out
             out, self._rx = self._rx, b""
         # Nothing complete: like pyserial, wait out the timeout and return what there is.
-        self.rig.clock.sleep(self.timeout or 0.0)
+        sleep_coarse(self.rig.clock, self.timeout or 0.0)
         return out
 
     def read(self, size: int = 1) -> bytes:
@@ -91,7 +94,7 @@ class InMemoryPort:
             short = len(self._rx) < size
             out, self._rx = self._rx[:size], self._rx[size:]
         if short:
-            self.rig.clock.sleep(self.timeout or 0.0)
+            sleep_coarse(self.rig.clock, self.timeout or 0.0)
         return out
 
     def reset_input_buffer(self) -> None:

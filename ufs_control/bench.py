@@ -1,7 +1,8 @@
 """``ufs bench``: the LLZO membrane recipe in virtual time over a Monte Carlo of plant variations as wide as
 real rigs differ, with the product controller on the preset model, on the model ``ufs identify`` fits on
 each plant, after run-to-run learning, against the exact-model limit and a naive voltage PID; plus
-simulator speed and the simulated steady-state power curve.
+simulator speed (open-loop heating, and the LLZO recipe through the drivers) and the simulated
+steady-state power curve.
 
 Metrics use the simulator's true felt temperature (as the thermal-model reference's Monte Carlo does), so
 pyrometer noise does not masquerade as control error; the same figures on the measured temperature are
@@ -318,6 +319,35 @@ def sim_speed(seconds: float = 60.0) -> dict[str, float]:
     return {"simulated_s": seconds, "wall_s": wall, "sim_seconds_per_wall_second": seconds / wall}
 
 
+def llzo_speed(runs: int = 5) -> dict[str, Any]:
+    """The LLZO membrane recipe as ``ufs run --sim`` runs it, without records or plot: the real drivers over
+    the wire-level emulators and the plant, in virtual time. Return simulated seconds per wall second of each
+    of ``runs`` runs, their median and the best."""
+    profile = load_profile(RECIPE)
+    simulated: list[float] = []
+    walls: list[float] = []
+    for _ in range(runs):
+        session = open_session(RigConfig(), simulate=True, runs_dir=None, plot=False)
+        assert session.sim is not None
+        try:
+            t0 = session.sim.clock.now()
+            start = time.perf_counter()
+            session.runner.run(profile)
+            walls.append(time.perf_counter() - start)
+            simulated.append(session.sim.clock.now() - t0)
+        finally:
+            session.close()
+    speeds = [s / w for s, w in zip(simulated, walls, strict=True)]
+    return {
+        "recipe": RECIPE.name,
+        "simulated_s": statistics.median(simulated),
+        "wall_s": walls,
+        "x_real_time": speeds,
+        "x_real_time_median": statistics.median(speeds),
+        "x_real_time_best": max(speeds),
+    }
+
+
 def steady_power_curve(temps: tuple[float, ...] = (600.0, 1000.0, 1150.0, 1500.0)) -> dict[str, float]:
     """Electrical power that holds the nominal plant at each temperature, measured in closed loop."""
     out: dict[str, float] = {}
@@ -394,7 +424,7 @@ def run_bench(
         "targets": checks,
         "targets_met": all(c["met"] for c in checks.values()),
         "wall_s": wall,
-        "simulator": sim_speed(),
+        "simulator": {**sim_speed(), "llzo_recipe": llzo_speed()},
         "sim_steady_power_w": steady_power_curve(),
         "runs": rows,
     }
@@ -407,4 +437,9 @@ def run_bench(
         value = c["value"]
         shown = f"{value:.2f}" if isinstance(value, float) else str(value)
         say(f"  target {key}: {shown} vs {c['target']} -> {'met' if c['met'] else 'NOT met'}")
+    llzo = summary["simulator"]["llzo_recipe"]
+    say(
+        f"  simulator: LLZO recipe through the drivers at {llzo['x_real_time_median']:.0f}x real time "
+        f"(median of {len(llzo['x_real_time'])}, best {llzo['x_real_time_best']:.0f}x)"
+    )
     return summary

@@ -33,10 +33,14 @@ HEATING = ("open-loop ramp", "hand-over", "closed-loop ramp", "hold")
 # A fogging window drifts the reading with nothing else to tell: without an identified model (no second
 # thermometer) the run completes on the wrong temperature. With one it trips: tests/runner/test_thermometry.py.
 RIDDEN_OUT = {
-    "extra-cooling": ("hand-over", "closed-loop ramp", "hold"),
+    "extra-cooling": ("closed-loop ramp", "hold"),
     "psu-lock-stolen": HEATING,
     "pyro-fogged": HEATING,
 }
+# At the hand-over the felt is just above the pyrometer's 600 °C limit: the extra sink takes it below the range
+# for about the 0.5 s the blind-loop interlock allows (0.51 s with the plant integrated finely). Either outcome is
+# correct there; a trip must be that interlock's.
+MARGINAL = {("extra-cooling", "hand-over"): "pyrometer BELOW_RANGE"}
 
 
 def _short_llzo() -> Profile:
@@ -78,7 +82,9 @@ def test_fault_in_phase(tmp_path: Path, fault: str, phase: str) -> None:
             assert not any(ch.live for ch in sim.rig.psu.channels), result.reason
             assert truth.felt_power_w < 1e-6
         # what a correct run does with this fault in this phase
-        if phase in RIDDEN_OUT.get(fault, ()):
+        if (fault, phase) in MARGINAL:
+            assert result.outcome is Outcome.FINISHED or MARGINAL[fault, phase] in (result.reason or ""), result.reason
+        elif phase in RIDDEN_OUT.get(fault, ()):
             assert result.outcome is Outcome.FINISHED, result.reason
         elif phase in HEATING:
             assert result.outcome is Outcome.TRIPPED, result.reason

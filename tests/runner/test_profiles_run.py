@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ufs_control.app import open_session
-from ufs_control.bench import run_bench
+from ufs_control.bench import VARIANTS, run_bench
 from ufs_control.core.profile import load_profile
 from ufs_control.core.rig import RigConfig
 from ufs_control.core.thermal import preset
@@ -43,10 +43,10 @@ def test_bn_plates_with_their_model_meet_the_heavy_fixture_targets() -> None:
 
 def test_bench_writes_its_figures(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
-    summary = run_bench(2, seed=3, out=out, jobs=1)
+    summary = run_bench(1, seed=3, out=out, jobs=1)
     data = json.loads(out.read_text())
-    assert set(data["controllers"]) == {"ufs_ff_pi", "naive_voltage_pid", "open_loop_programme", "exact_model_ff"}
-    for stats in data["controllers"].values():
+    assert list(data["variants"]) == list(VARIANTS)
+    for stats in data["variants"].values():
         assert set(stats) == {"median", "p90"}
         assert set(stats["p90"]) == {
             "ramp_rms_k",
@@ -57,6 +57,11 @@ def test_bench_writes_its_figures(tmp_path: Path) -> None:
             "iae_ks",
             "time_in_band_s",
         }
+    variants = {r["variant"] for r in data["runs"]}
+    assert variants == set(VARIANTS)  # the one plant was identified and learned on
+    ident = next(r for r in data["runs"] if r["variant"] == "identified_model")
+    assert ident["identification"]["pyro_rms_k"] < 3.0
     assert data["simulator"]["sim_seconds_per_wall_second"] > 1.0
+    assert data["simulator"]["llzo_recipe"]["x_real_time_median"] > 1.0
     assert 150.0 <= data["sim_steady_power_w"]["1150"] <= 300.0
-    assert summary["targets"].keys() >= {"ramp_rms_k_p90", "iae_ratio_naive_over_ours_p90"}
+    assert summary["targets"].keys() >= {"identified_ramp_rms_k_p90", "learning_3_runs_excess_iae_left"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -215,3 +216,69 @@ def test_save_and_recall(s: Session) -> None:
     assert s.feed(b"V1?\n") == b"V1 7.00\r\n"
     s.feed(b"RCL1 4\n")
     assert s.feed(b"EER?\n") == b"102\r\n"
+
+
+_HEADERS = [
+    "V",
+    "I",
+    "OVP",
+    "OCP",
+    "DELTAV",
+    "DELTAI",
+    "INCV",
+    "DECV",
+    "INCI",
+    "DECI",
+    "OP",
+    "OPALL",
+    "TRIPRST",
+    "LOCAL",
+    "IFLOCK",
+    "IFUNLOCK",
+    "LSR",
+    "LSE",
+    "SAV",
+    "RCL",
+    "CONFIG",
+    "RATIO",
+    "*CLS",
+    "EER",
+    "QER",
+    "*ESE",
+    "*ESR",
+    "*SRE",
+    "*STB",
+    "*PRE",
+    "*IST",
+    "*OPC",
+    "*WAI",
+    "*TRG",
+    "*RST",
+    "*IDN",
+    "ADDRESS",
+    "*TST",
+    "X",
+    "*",
+]
+_UNIT_PARTS = (
+    _HEADERS,
+    ["", "1", "2", "3", "12"],
+    ["", "O", "V", "VV"],
+    ["", "?", "??"],
+    ["", " "],
+    ["", "1", "0", "12.5", "-0.5", ".5", "1E1", "7.", "+2e-1", "X", "1 2"],
+)
+
+
+def test_table_dispatch_finds_the_command_a_scan_of_the_list_finds() -> None:
+    emu = Cpx400dpEmulator(Clock())
+    known = 0
+    for parts in itertools.product(*_UNIT_PARTS):
+        text = "".join(parts)
+        scanned = next(
+            ((handler, m.groups()) for pattern, handler in emu.commands if (m := pattern.fullmatch(text)) is not None),
+            None,
+        )
+        assert emu.lookup(text) == scanned, text
+        known += scanned is not None
+    assert known > 500  # the grammar reaches every kind of command, not only unknown ones

@@ -43,6 +43,17 @@ def precise_sleep(seconds: float, spin_s: float = SPIN_S) -> None:
         pass
 
 
+def sleep_coarse(clock: Clock, seconds: float) -> None:
+    """Wait ``seconds`` of ``clock``'s time where waking a scheduler tick late does not matter (a simulated
+    instrument's I/O time, a timeout). A real-time clock then sleeps without :func:`precise_sleep`'s spin,
+    which is for the control loop's own deadline; a clock without a coarse sleep just sleeps."""
+    coarse = getattr(clock, "sleep_coarse", None)
+    if coarse is not None:
+        coarse(seconds)
+    else:
+        clock.sleep(seconds)
+
+
 class MonotonicClock:
     """Wall-clock time from :func:`time.monotonic`."""
 
@@ -51,6 +62,10 @@ class MonotonicClock:
 
     def sleep(self, seconds: float) -> None:
         precise_sleep(seconds)
+
+    def sleep_coarse(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds)
 
 
 class ScaledClock:
@@ -67,3 +82,7 @@ class ScaledClock:
 
     def sleep(self, seconds: float) -> None:
         precise_sleep(seconds / self.speed)
+
+    def sleep_coarse(self, seconds: float) -> None:
+        if seconds > 0:
+            time.sleep(seconds / self.speed)
