@@ -20,7 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -336,6 +336,10 @@ def open_session(
     # the runner's business (it runs around the run, see run_safely).
     rig = dataclasses.replace(rig, notify=NotifyConfig())
     if simulate:
+        if speed > 1.0:
+            # Sped up, the simulator's clock runs `speed` times the wall clock: judge a stalled loop in wall time,
+            # or a 25 ms pause of a busy computer would be a 0.25 s stall at 10x.
+            rig = replace(rig, limits=replace(rig.limits, watchdog_s=rig.limits.watchdog_s * speed))
         params = sim_params or preset(rig.sim_preset)
         opts = SimOptions(
             wiring=rig.wiring,

@@ -231,3 +231,15 @@ def test_a_full_runs_folder_fails_before_the_supply_is_touched(tmp_path: Path, m
         assert s.runner.run(llzo()).outcome is Outcome.FAILED  # not stuck: it can be tried again
     finally:
         s.close()
+
+
+def test_a_sped_up_simulation_judges_a_stall_in_wall_time() -> None:
+    from ufs_control.app import open_session
+    from ufs_control.core.rig import RigConfig
+
+    for speed, expected in ((0.0, 0.25), (1.0, 0.25), (10.0, 2.5)):
+        s = open_session(RigConfig(), simulate=True, runs_dir=None, speed=speed, plot=False)
+        try:
+            assert s.runner.rig.limits.watchdog_s == expected
+        finally:
+            s.close()
