@@ -144,9 +144,7 @@ class Rig:
         )
         say = self.log if self.log is not None else _quiet
         try:  # the path of `ufs run`: felt check and, with [controller] learn, the learned correction
-            companion = prepare_run(
-                session, self.config, profile, folder, learn=self.config.controller.learn, warn=say
-            )
+            companion = prepare_run(session, self.config, profile, folder, learn=self.config.controller.learn, warn=say)
         except BaseException:
             session.close()
             raise
