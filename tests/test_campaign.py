@@ -153,17 +153,26 @@ def test_methods_paragraph_from_a_run_and_from_the_series(done: Done, capsys: py
     record = json.loads((run4 / "run.json").read_text(encoding="utf-8"))
     assert main(["report", str(run4), "--methods"]) == 0
     text = capsys.readouterr().out
-    assert f"The peak temperature was {record['metrics']['peak_c']:.0f} °C." in text
+    assert f"The peak pyrometer reading was {record['metrics']['peak_c']:.0f} °C." in text
     assert f"{record['metrics']['ramp_rate_c_per_s']:.1f} °C/s" in text
     assert "simulator, not from a physical sample" in text
     assert "argon" not in text and "ppm" not in text  # not described, so not claimed
+    assert "two-colour" not in text and "(simulated) pyrometer aimed at the felt" in text  # the recorded head
+    assert "sample was held" not in text and "During the hold the pyrometer read" in text
+    assert "leaving out the hold's first 2 s" in text
     rig = done.folder / "rig.toml"
-    rig.write_text('[rig]\natmosphere = "an argon glovebox"\no2_ppm = 0.4\npyrometer_model = "Maurer KTRD 4085-1"\n')
+    rig.write_text('[rig]\natmosphere = "argon glovebox"\no2_ppm = 0.4\npyrometer_model = "Maurer KTRD 4085-1"\n')
     assert main(["report", str(done.folder / "sweep.campaign"), "--methods", "--rig", str(rig)]) == 0
     text = capsys.readouterr().out
-    assert "The series comprised 9 runs, 9 of which completed their profile" in text
-    assert "in an argon glovebox (O₂ 0.4 ppm)" in text and "Maurer KTRD 4085-1" in text
-    assert "measured temperatures of 800, 850, 900 °C" in text or "measured temperatures of" in text
+    assert "The series comprised 9 runs, 9 of which completed their profile; they used 9 different profiles" in text
+    assert "in an atmosphere of: argon glovebox (O₂ 0.4 ppm)" in text and "with a Maurer KTRD 4085-1 pyrometer" in text
+    assert "±" not in text.split("The series comprised")[1].split("stayed within")[0]  # no mean over settings
+    first = done.first_state["runs"][:3]
+    peaks = [json.loads((Path(e["run_dir"]) / "run.json").read_text())["metrics"]["peak_c"] for e in first]
+    assert "The peak pyrometer reading was " in text and "samples were held" not in text
+    holds = text.split("During the hold the pyrometer read ")[1].split(" on the felt surface")[0]
+    low, high = (float(v) for v in holds.removesuffix(" °C").split("–"))
+    assert low < 820 and high > 880 and min(peaks) > 780  # the range spans the swept 800 … 900 °C
 
 
 def test_eln_export_is_an_ro_crate(done: Done, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
