@@ -458,11 +458,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     notify_run(rig, result, args.operator, args.sample, warn=lambda text: print(f"warning: {text}", file=sys.stderr))
     _say(f"{result.outcome.value}: {result.reason}")
     if not result.output_off_confirmed:
-        print(
-            "WARNING: the supply did not confirm OUTPUT OFF. Switch it off at its front panel now; "
-            "its OVP/OCP limits bound the power meanwhile.",
-            file=sys.stderr,
-        )
+        from ufs_control.runner.records import OUTPUT_OFF_UNCONFIRMED
+
+        print(OUTPUT_OFF_UNCONFIRMED, file=sys.stderr)
     _print_metrics(result.metrics)
     if result.run_dir is not None:
         _say(f"run folder: {result.run_dir}")
@@ -690,11 +688,20 @@ def _report_methods(folder: Path, rig_file: str | None) -> int:
     if state.is_file():
         import json
 
+        from ufs_control.runner.campaign import resolve_run_dir
+
         try:
-            entries = json.loads(state.read_text(encoding="utf-8")).get("runs", [])
-        except (OSError, ValueError, AttributeError) as exc:
+            data = json.loads(state.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
             raise ConfigError(str(state), "", f"unreadable campaign state: {exc}") from None
-        run_dirs = [Path(e["run_dir"]) for e in entries if isinstance(e, dict) and isinstance(e.get("run_dir"), str)]
+        entries = data.get("runs") if isinstance(data, dict) else None
+        if not isinstance(entries, list):
+            raise ConfigError(str(state), "", 'not a campaign state (no "runs" list)')
+        run_dirs = [
+            resolve_run_dir(e["run_dir"], folder)
+            for e in entries
+            if isinstance(e, dict) and isinstance(e.get("run_dir"), str)
+        ]
         if not run_dirs:
             raise ConfigError(str(folder), "", "the campaign has no runs yet")
     elif (folder / "run.json").is_file():
@@ -794,6 +801,7 @@ def _cmd_campaign(args: argparse.Namespace) -> int:
         CampaignState,
         load_campaign,
         overlay_runs,
+        rig_identity,
         run_campaign,
         summary_table,
         write_profiles,
@@ -808,7 +816,7 @@ def _cmd_campaign(args: argparse.Namespace) -> int:
     campaign = load_campaign(args.campaign, rig_config)  # every run generated, validated and checked first
     try:
         campaign = write_profiles(campaign)
-        state = CampaignState(campaign)
+        state = CampaignState(campaign, rig_identity(rig_config, simulate))
         state.save()
     except OSError as exc:
         raise ConfigError(str(campaign.folder), "", f"cannot write the campaign folder: {exc.strerror}") from None
@@ -868,8 +876,14 @@ def _cmd_campaign(args: argparse.Namespace) -> int:
         _say(f"summary: {csv_path}")
         _say(f"overlay: {png}")
 
+    unconfirmed: list[str] = []
+
+    def warn(text: str) -> None:
+        unconfirmed.append(text)
+        print(text, file=sys.stderr, flush=True)
+
     try:
-        complete = run_campaign(state, run_one, ready=ready, acknowledge=acknowledge, log=_say)
+        complete = run_campaign(state, run_one, ready=ready, acknowledge=acknowledge, log=_say, warn=warn)
     except KeyboardInterrupt:
         finish()
         pending = state.next_item()
@@ -877,11 +891,23 @@ def _cmd_campaign(args: argparse.Namespace) -> int:
         print(f"interrupted: run the same command to continue{at}", file=sys.stderr)
         return EXIT_TRIPPED
     finish()
-    if complete:
-        _say(f"campaign {campaign.name} complete: {total} runs")
+    counts = state.counts()
+    tally = ", ".join(f"{n} {what}" for what, n in counts.items() if n or what == "finished")
+    if complete and counts["finished"] == total:
+        _say(f"campaign {campaign.name} complete: {total} of {total} runs finished")
         return EXIT_OK
-    pending = state.next_item() or state.unacknowledged_trip()
-    _say(f"campaign {campaign.name} stopped{' before ' + pending.describe() if pending else ''}")
+    if complete:
+        _say(f"campaign {campaign.name} ended: {tally} of {total} runs")
+        return EXIT_TRIPPED
+    trip = state.unacknowledged_trip()
+    if unconfirmed:
+        stop = " after the supply did not confirm OUTPUT OFF"
+    elif trip is not None:
+        stop = f" after {trip.describe()} tripped: {state.entry(trip).get('reason')}"
+    else:
+        pending = state.next_item()
+        stop = f" before {pending.describe()}" if pending else ""
+    _say(f"campaign {campaign.name} stopped{stop} ({tally} of {total} runs)")
     return EXIT_TRIPPED
 
 
