@@ -391,3 +391,13 @@ def test_an_unconfirmed_output_off_stops_the_campaign(
     assert ran == ["S-01"]  # the next sample did not follow
     assert "WARNING: the supply did not confirm OUTPUT OFF. Switch it off at its front panel now" in captured.err
     assert "stopped after the supply did not confirm OUTPUT OFF" in captured.out
+
+
+def test_a_swept_profile_describes_its_own_settings(tmp_path: Path) -> None:
+    (tmp_path / "short.toml").write_text(
+        SHORT.replace('name = "short"', 'name = "short"\ndescription = "~100 °C/s to 850 °C, hold 2 s"')
+    )
+    path = tmp_path / "sweep.toml"
+    path.write_text('[sweep]\ntemplate = "short.toml"\nhold_c = [800]\nhold_s = [10]\n', encoding="utf-8")
+    (item,) = load_campaign(path, RigConfig()).items
+    assert item.profile.description == "sweep of short: hold_c = 800, hold_s = 10"

@@ -135,7 +135,14 @@ def apply_parameters(template: Profile, params: dict[str, float], source: Path) 
             raise _fail(source, "sweep.rate_c_per_s", "the template's main hold does not follow a ramp with a rate")
         segments[where - 1] = replace(before, rate_c_per_s=params["rate_c_per_s"])
     suffix = "_".join(f"{k.split('_')[0]}{v:g}" for k, v in params.items())
-    return replace(template, segments=tuple(segments), name=f"{template.name}_{suffix}")
+    # the template's description told its own numbers: the generated profile tells the swept ones instead
+    described = ", ".join(f"{k} = {v:g}" for k, v in params.items())
+    return replace(
+        template,
+        segments=tuple(segments),
+        name=f"{template.name}_{suffix}",
+        description=f"sweep of {template.name}: {described}",
+    )
 
 
 def _values(table: dict[str, Any], key: str, source: Path) -> list[float]:
