@@ -401,3 +401,20 @@ def test_a_swept_profile_describes_its_own_settings(tmp_path: Path) -> None:
     path.write_text('[sweep]\ntemplate = "short.toml"\nhold_c = [800]\nhold_s = [10]\n', encoding="utf-8")
     (item,) = load_campaign(path, RigConfig()).items
     assert item.profile.description == "sweep of short: hold_c = 800, hold_s = 10"
+
+
+def test_a_csv_that_cannot_be_written_fails_before_the_table(done: Done, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["runs", "--runs-dir", str(done.folder / "runs"), "--csv", "/nonexistent/x.csv"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("error: /nonexistent/x.csv: --csv: cannot write")
+
+
+def test_an_export_onto_a_folder_leaves_nothing_behind(
+    done: Done, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = Path(done.first_state["runs"][1]["run_dir"])
+    target = tmp_path / "existing_dir"
+    target.mkdir()
+    assert main(["export", str(run_dir), "--format", "eln", "-o", str(target)]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["existing_dir"]

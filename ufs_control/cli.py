@@ -93,7 +93,9 @@ def _date(text: str) -> object:
     try:
         return parse_since(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a date YYYY-MM-DD or a time YYYY-MM-DDTHH:MM:SS (UTC), got {text!r}"
+        ) from None
 
 
 def _add_sim_speed(p: argparse.ArgumentParser) -> None:
@@ -729,40 +731,54 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     if not runs_dir.is_dir():
         raise ConfigError(str(runs_dir), "--runs-dir", "no such folder")
     where = RunFilter(since=args.since, profile=args.profile, sample_glob=args.sample, outcome=args.outcome)
-    runs = RunStore(runs_dir).runs(where)
-    columns = [("peak_c", "peak °C"), ("ramp_rate_c_per_s", "ramp °C/s"), ("hold_max_k", "hold max K"),
-               ("soak_s", "soak s")]  # fmt: skip
-    head = ["started (UTC)", "run", "sample", "profile", "outcome", *(label for _, label in columns)]
-    rows = [head]
-    for r in runs:
-        cells = [f"{v:.1f}" if (v := r.metric(key)) is not None else "" for key, _ in columns]
-        rows.append([r.started_utc[:19].replace("T", " "), r.name, r.sample_id, r.profile, r.outcome, *cells])
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    for row in rows:
-        _say("  ".join(c.rjust(w) if i >= 5 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
-    _say(f"{len(runs)} run{'s' if len(runs) != 1 else ''}")
-    if args.csv:
-        keys = sorted({k for r in runs for k in r.metrics})
-        fields = [
-            "run_dir",
-            "started_utc",
-            "ended_utc",
-            "operator",
-            "sample_id",
-            "profile",
-            "outcome",
-            "reason",
-            "trip",
-        ]
+    out = None
+    if args.csv:  # a path that cannot be written fails before anything is printed
         try:
-            with open(args.csv, "w", newline="", encoding="utf-8") as fh:
-                writer = csv.writer(fh)
+            out = open(args.csv, "w", newline="", encoding="utf-8")  # noqa: SIM115 (closed below)
+        except OSError as exc:
+            raise ConfigError(args.csv, "--csv", f"cannot write: {exc.strerror}") from None
+    try:
+        runs = RunStore(runs_dir).runs(where)
+        columns = [("peak_c", "peak °C"), ("ramp_rate_c_per_s", "ramp °C/s"), ("hold_max_k", "hold max K"),
+                   ("soak_s", "soak s")]  # fmt: skip
+        head = ["started (UTC)", "run", "sample", "profile", "outcome", *(label for _, label in columns)]
+        rows = [head]
+        for r in runs:
+            cells = [f"{v:.1f}" if (v := r.metric(key)) is not None else "" for key, _ in columns]
+            rows.append([r.started_utc[:19].replace("T", " "), r.name, r.sample_id, r.profile, r.outcome, *cells])
+        widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+        for row in rows:
+            _say(
+                "  ".join(
+                    c.rjust(w) if i >= 5 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+                )
+            )
+        _say(f"{len(runs)} run{'s' if len(runs) != 1 else ''}")
+        if out is not None:
+            keys = sorted({k for r in runs for k in r.metrics})
+            fields = [
+                "run_dir",
+                "started_utc",
+                "ended_utc",
+                "operator",
+                "sample_id",
+                "profile",
+                "outcome",
+                "reason",
+                "trip",
+            ]
+            try:
+                writer = csv.writer(out)
                 writer.writerow([*fields, *keys])
                 for r in runs:
                     writer.writerow([str(getattr(r, f)) for f in fields] + [r.metrics.get(k, "") for k in keys])
-        except OSError as exc:
-            raise ConfigError(args.csv, "--csv", f"cannot write: {exc.strerror}") from None
-        _say(f"wrote {args.csv}")
+                out.close()
+            except OSError as exc:
+                raise ConfigError(args.csv, "--csv", f"cannot write: {exc.strerror}") from None
+            _say(f"wrote {args.csv}")
+    finally:
+        if out is not None:
+            out.close()
     return EXIT_OK
 
 
