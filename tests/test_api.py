@@ -3,6 +3,7 @@ safely; the notify command gets the summary and cannot hurt a run; run folders l
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -172,3 +173,39 @@ def test_importing_the_package_loads_no_instruments_qt_or_pandas() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_rig_run_takes_the_learning_path_of_ufs_run(tmp_path: Path) -> None:
+    """`[controller] learn = true` in the rig is honoured by rig.run, as by `ufs run` (prepare_run)."""
+    config = RigConfig(controller=dataclasses.replace(RigConfig().controller, learn=True))
+    lines: list[str] = []
+    rig = ufs.open_rig(config, sim=True, plot=False)
+    rig.log = lines.append
+    result = rig.run(short_profile(), runs_dir=tmp_path / "runs")
+    assert result.run_dir is not None
+    record = json.loads((result.run_dir / "run.json").read_text())
+    assert record["learning"]["enabled"] is True
+    assert any(line.startswith("learning: no correction yet") for line in lines), lines
+    assert sum(line.startswith("learning:") for line in lines) == 2, lines  # before and after the run
+
+
+def test_an_unconfirmed_output_off_warns_clearly(tmp_path: Path) -> None:
+    lines: list[str] = []
+    rig = ufs.open_rig(sim=True, plot=False, faults=["psu-no-reply@3"])
+    rig.log = lines.append
+    with pytest.warns(ufs.OutputNotConfirmedWarning, match="Switch it off at its front panel now"):
+        result = rig.run(short_profile(), runs_dir=tmp_path / "runs")
+    assert result.output_off_confirmed is False
+    assert any(line.startswith("WARNING: the supply did not confirm OUTPUT OFF") for line in lines), lines
+
+
+def test_the_sweep_example_stops_at_a_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sys.path.insert(0, str(ROOT / "examples"))
+    try:
+        import sweep
+    finally:
+        sys.path.remove(str(ROOT / "examples"))
+    real_open = ufs.open_rig
+    monkeypatch.setattr(ufs, "open_rig", lambda **kw: real_open(**kw, faults=["felt-open@3"], plot=False))
+    results = sweep.main(["--hold-c", "900", "950", "--hold-s", "2", "--runs-dir", str(tmp_path / "runs")])
+    assert [r.outcome for r in results] == [ufs.Outcome.TRIPPED]  # the second sample never heated

@@ -19,8 +19,8 @@ import pytest
 
 from ufs_control.cli import main
 from ufs_control.core.errors import ConfigError
-from ufs_control.core.rig import RigConfig
-from ufs_control.runner.campaign import CampaignState, load_campaign, run_campaign
+from ufs_control.core.rig import RigConfig, load_rig
+from ufs_control.runner.campaign import CampaignState, load_campaign, rig_identity, run_campaign
 from ufs_control.runner.records import Outcome, RunResult
 
 SHORT = """name = "short"
@@ -153,17 +153,26 @@ def test_methods_paragraph_from_a_run_and_from_the_series(done: Done, capsys: py
     record = json.loads((run4 / "run.json").read_text(encoding="utf-8"))
     assert main(["report", str(run4), "--methods"]) == 0
     text = capsys.readouterr().out
-    assert f"The peak temperature was {record['metrics']['peak_c']:.0f} °C." in text
+    assert f"The peak pyrometer reading was {record['metrics']['peak_c']:.0f} °C." in text
     assert f"{record['metrics']['ramp_rate_c_per_s']:.1f} °C/s" in text
     assert "simulator, not from a physical sample" in text
     assert "argon" not in text and "ppm" not in text  # not described, so not claimed
+    assert "two-colour" not in text and "(simulated) pyrometer aimed at the felt" in text  # the recorded head
+    assert "sample was held" not in text and "During the hold the pyrometer read" in text
+    assert "leaving out the hold's first 2 s" in text
     rig = done.folder / "rig.toml"
-    rig.write_text('[rig]\natmosphere = "an argon glovebox"\no2_ppm = 0.4\npyrometer_model = "Maurer KTRD 4085-1"\n')
+    rig.write_text('[rig]\natmosphere = "argon glovebox"\no2_ppm = 0.4\npyrometer_model = "Maurer KTRD 4085-1"\n')
     assert main(["report", str(done.folder / "sweep.campaign"), "--methods", "--rig", str(rig)]) == 0
     text = capsys.readouterr().out
-    assert "The series comprised 9 runs, 9 of which completed their profile" in text
-    assert "in an argon glovebox (O₂ 0.4 ppm)" in text and "Maurer KTRD 4085-1" in text
-    assert "measured temperatures of 800, 850, 900 °C" in text or "measured temperatures of" in text
+    assert "The series comprised 9 runs, 9 of which completed their profile; they used 9 different profiles" in text
+    assert "in an atmosphere of: argon glovebox (O₂ 0.4 ppm)" in text and "with a Maurer KTRD 4085-1 pyrometer" in text
+    assert "±" not in text.split("The series comprised")[1].split("stayed within")[0]  # no mean over settings
+    first = done.first_state["runs"][:3]
+    peaks = [json.loads((Path(e["run_dir"]) / "run.json").read_text())["metrics"]["peak_c"] for e in first]
+    assert "The peak pyrometer reading was " in text and "samples were held" not in text
+    holds = text.split("During the hold the pyrometer read ")[1].split(" on the felt surface")[0]
+    low, high = (float(v) for v in holds.removesuffix(" °C").split("–"))
+    assert low < 820 and high > 880 and min(peaks) > 780  # the range spans the swept 800 … 900 °C
 
 
 def test_eln_export_is_an_ro_crate(done: Done, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -278,3 +287,134 @@ def test_a_changed_campaign_file_is_not_resumed(tmp_path: Path) -> None:
     path.write_text('[sweep]\ntemplate = "short.toml"\nhold_s = [1, 5]\n', encoding="utf-8")
     with pytest.raises(ConfigError, match="changed since this campaign started"):
         CampaignState(load_campaign(path, RigConfig()))
+
+
+# --- where the state belongs, how it is read, how the campaign ends ------------------------------------
+
+REAL_RIG = '[psu]\nresource = "TCPIP::192.0.2.1::9221::SOCKET"\n[pyrometer]\nurl = "socket://192.0.2.2:1"\n'
+
+
+def test_a_simulated_campaign_is_not_done_on_the_real_rig(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_sweep(tmp_path, '[sweep]\ntemplate = "short.toml"\nhold_s = [1, 2]\n')
+    state = CampaignState(load_campaign(path, RigConfig()), rig_identity(RigConfig(), True))
+    for item in state.campaign.items:
+        state.record(item, result(Outcome.FINISHED))
+    rig = tmp_path / "realrig.toml"
+    rig.write_text(REAL_RIG, encoding="utf-8")
+    assert main(["campaign", str(path), "--rig", str(rig), "--yes"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and err.startswith(f"error: {state.path}: "), err
+    assert "simulated True then, False now" in err and "192.0.2.1" in err and "rig file content" in err
+    assert "start a new campaign folder or delete" in err
+    # the same rig file with another content is another rig too
+    state.path.unlink()
+    state = CampaignState(load_campaign(path, RigConfig()), rig_identity(load_rig(rig), False))
+    state.record(state.campaign.items[0], result(Outcome.FINISHED))
+    rig.write_text(REAL_RIG + "[wiring]\nmode = 'parallel'\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="rig file content"):
+        CampaignState(load_campaign(path, RigConfig()), rig_identity(load_rig(rig), False))
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ('{"fingerprint": "x", "runs": [1, 2, 3]}', '"runs" must be a list of objects'),
+        ('"just a string"', "a JSON object expected, got str"),
+        ("[1, 2]", "a JSON object expected, got list"),
+        ('{"runs": [{"status": "weird"}, {"status": "done"}]}', "run 1 has status 'weird'"),
+        ('{"runs": []}', 'no "fingerprint"'),
+        ("{not json", "unreadable campaign state"),
+    ],
+)
+def test_a_malformed_state_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, words: str
+) -> None:
+    path = write_sweep(tmp_path, '[sweep]\ntemplate = "short.toml"\nhold_s = [1, 2]\n')
+    state = tmp_path / "sweep.campaign" / "state.json"
+    state.parent.mkdir()
+    state.write_text(text, encoding="utf-8")
+    assert main(["campaign", str(path), "--sim", "--yes"]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and err.startswith(f"error: {state}: "), err
+    assert words in err and "changed since" not in err
+
+
+def test_run_folders_are_found_from_any_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_sweep(tmp_path, '[sweep]\ntemplate = "short.toml"\nhold_s = [1]\n')
+    run = tmp_path / "runs" / "20261202T000000_short"
+    run.mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "runs")
+    state = CampaignState(load_campaign(path, RigConfig()), rig_identity(RigConfig(), True))
+    state.record(state.campaign.items[0], result(Outcome.FINISHED, Path("20261202T000000_short")))
+    assert state.entries[0]["run_dir"] == str(run)  # absolute, whatever the working directory
+    state.entries[0]["run_dir"] = "../runs/20261202T000000_short"  # an older state: relative to the folder
+    monkeypatch.chdir("/")
+    ((_, summary),) = state.finished_runs()
+    assert summary.run_dir == run
+
+
+def fake_runs(monkeypatch: pytest.MonkeyPatch, *results: RunResult) -> list[str]:
+    ran: list[str] = []
+    queue = iter(results)
+
+    def run(self: Any, profile: Any, **kw: Any) -> RunResult:
+        ran.append(kw["sample_id"])
+        return next(queue)
+
+    monkeypatch.setattr("ufs_control.api.Rig.run", run)
+    return ran
+
+
+def test_the_end_message_tells_a_trip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_sweep(tmp_path, '[sweep]\ntemplate = "short.toml"\nhold_s = [1, 2, 3]\n')
+    tripped = RunResult(Outcome.TRIPPED, "felt open circuit", "short", "", "", 1.0)
+    ran = fake_runs(monkeypatch, tripped, result(Outcome.FINISHED), result(Outcome.FINISHED))
+    assert main(["campaign", str(path), "--sim", "--yes"]) == 1
+    out = capsys.readouterr().out
+    assert "campaign sweep stopped after run 1 (S-01, hold_s=1) tripped: felt open circuit" in out, out
+    assert main(["campaign", str(path), "--sim", "--yes", "--acknowledge", "ana"]) == 1
+    out = capsys.readouterr().out
+    assert ran == ["S-01", "S-02", "S-03"]
+    assert "campaign sweep ended: 2 finished, 1 tripped of 3 runs" in out and "complete" not in out, out
+
+
+def test_an_unconfirmed_output_off_stops_the_campaign(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_sweep(tmp_path, '[sweep]\ntemplate = "short.toml"\nhold_s = [1, 2]\n')
+    unconfirmed = RunResult(Outcome.FINISHED, "done", "short", "", "", 1.0, output_off_confirmed=False)
+    ran = fake_runs(monkeypatch, unconfirmed, result(Outcome.FINISHED))
+    assert main(["campaign", str(path), "--sim", "--yes"]) == 1
+    captured = capsys.readouterr()
+    assert ran == ["S-01"]  # the next sample did not follow
+    assert "WARNING: the supply did not confirm OUTPUT OFF. Switch it off at its front panel now" in captured.err
+    assert "stopped after the supply did not confirm OUTPUT OFF" in captured.out
+
+
+def test_a_swept_profile_describes_its_own_settings(tmp_path: Path) -> None:
+    (tmp_path / "short.toml").write_text(
+        SHORT.replace('name = "short"', 'name = "short"\ndescription = "~100 °C/s to 850 °C, hold 2 s"')
+    )
+    path = tmp_path / "sweep.toml"
+    path.write_text('[sweep]\ntemplate = "short.toml"\nhold_c = [800]\nhold_s = [10]\n', encoding="utf-8")
+    (item,) = load_campaign(path, RigConfig()).items
+    assert item.profile.description == "sweep of short: hold_c = 800, hold_s = 10"
+
+
+def test_a_csv_that_cannot_be_written_fails_before_the_table(done: Done, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["runs", "--runs-dir", str(done.folder / "runs"), "--csv", "/nonexistent/x.csv"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("error: /nonexistent/x.csv: --csv: cannot write")
+
+
+def test_an_export_onto_a_folder_leaves_nothing_behind(
+    done: Done, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = Path(done.first_state["runs"][1]["run_dir"])
+    target = tmp_path / "existing_dir"
+    target.mkdir()
+    assert main(["export", str(run_dir), "--format", "eln", "-o", str(target)]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["existing_dir"]

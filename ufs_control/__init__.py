@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from ufs_control.api import Rig, RunData, RunInterrupted, load_run, open_rig
+    from ufs_control.api import OutputNotConfirmedWarning, Rig, RunData, RunInterrupted, load_run, open_rig
     from ufs_control.core.errors import ConfigError, ProfileError, UfsError
     from ufs_control.core.profile import Profile, load_profile
     from ufs_control.core.recipe import build_profile, cool, hold, power, profile_toml, ramp, step
@@ -34,6 +34,7 @@ _PUBLIC = {
     "Rig": "ufs_control.api",
     "RunData": "ufs_control.api",
     "RunInterrupted": "ufs_control.api",
+    "OutputNotConfirmedWarning": "ufs_control.api",
     "load_profile": "ufs_control.core.profile",
     "Profile": "ufs_control.core.profile",
     "build_profile": "ufs_control.core.recipe",
@@ -54,6 +55,7 @@ _PUBLIC = {
 __all__ = [
     "ConfigError",
     "Outcome",
+    "OutputNotConfirmedWarning",
     "Profile",
     "ProfileError",
     "Rig",

@@ -14,25 +14,30 @@ from __future__ import annotations
 import hashlib
 import signal
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ufs_control.app import ending_signals, notify_run, open_session, parse_fault_spec
+from ufs_control.app import ending_signals, notify_run, open_session, parse_fault_spec, prepare_run
 from ufs_control.core.errors import ConfigError
 from ufs_control.core.profile import Profile, load_profile
 from ufs_control.core.recipe import profile_toml
 from ufs_control.core.rig import RigConfig, load_rig
 from ufs_control.runner.engine import Progress
-from ufs_control.runner.records import RunResult, Sample, recover_interrupted
+from ufs_control.runner.records import OUTPUT_OFF_UNCONFIRMED, RunResult, Sample, recover_interrupted
 from ufs_control.runner.report import load_run_json
 
 if TYPE_CHECKING:
     import pandas
 
 BUILT_PROFILES = ".profiles"  # folder in the runs folder for the TOML of profiles built in code
+
+
+class OutputNotConfirmedWarning(UserWarning):
+    """The supply did not confirm OUTPUT OFF at the end of a run: switch it off at its front panel."""
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -42,6 +47,10 @@ class RunInterrupted(KeyboardInterrupt):
     def __init__(self, result: RunResult) -> None:
         super().__init__(f"run interrupted: {result.outcome.value}: {result.reason}")
         self.result = result
+
+
+def _quiet(text: str) -> None:
+    pass
 
 
 def _stderr(text: str) -> None:
@@ -106,7 +115,8 @@ class Rig:
         ``on_sample`` gets every control tick's :class:`Sample` on the control thread (keep it quick: it runs
         inside the loop); ``progress`` gets coalesced progress lines on a thread of its own. Ctrl-C ends the run
         safely and raises :class:`RunInterrupted`; SIGTERM/HUP/QUIT end it safely and then take their usual
-        effect. A tripped or aborted run is a result, not an exception.
+        effect. A tripped or aborted run is a result, not an exception. A run whose output-off the supply did
+        not confirm also prints the front-panel WARNING and issues an :class:`OutputNotConfirmedWarning`.
         """
         if self.closed:
             raise ConfigError("open_rig", "", "this rig was closed: open it again")
@@ -132,12 +142,25 @@ class Rig:
             progress=progress,
             on_sample=on_sample,
         )
+        say = self.log if self.log is not None else _quiet
+        try:  # the path of `ufs run`: felt check and, with [controller] learn, the learned correction
+            companion = prepare_run(session, self.config, profile, folder, learn=self.config.controller.learn, warn=say)
+        except BaseException:
+            session.close()
+            raise
+        for text in companion.before:
+            say(text)
         with ending_signals(session.runner) as received:
             try:
                 result = session.runner.run(profile, operator=operator, sample_id=sample_id)
             finally:
                 session.close()
-        notify_run(self.config, result, operator, sample_id, warn=self.log)
+        notify_run(self.config, result, operator, sample_id, warn=say)
+        if not result.output_off_confirmed:
+            say(OUTPUT_OFF_UNCONFIRMED)
+            warnings.warn(OUTPUT_OFF_UNCONFIRMED, OutputNotConfirmedWarning, stacklevel=2)
+        for text in companion.after(result):
+            say(text)
         if received:
             if received[0] == signal.SIGINT:
                 raise RunInterrupted(result)

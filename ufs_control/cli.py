@@ -93,7 +93,9 @@ def _date(text: str) -> object:
     try:
         return parse_since(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected a date YYYY-MM-DD or a time YYYY-MM-DDTHH:MM:SS (UTC), got {text!r}"
+        ) from None
 
 
 def _add_sim_speed(p: argparse.ArgumentParser) -> None:
@@ -458,11 +460,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     notify_run(rig, result, args.operator, args.sample, warn=lambda text: print(f"warning: {text}", file=sys.stderr))
     _say(f"{result.outcome.value}: {result.reason}")
     if not result.output_off_confirmed:
-        print(
-            "WARNING: the supply did not confirm OUTPUT OFF. Switch it off at its front panel now; "
-            "its OVP/OCP limits bound the power meanwhile.",
-            file=sys.stderr,
-        )
+        from ufs_control.runner.records import OUTPUT_OFF_UNCONFIRMED
+
+        print(OUTPUT_OFF_UNCONFIRMED, file=sys.stderr)
     _print_metrics(result.metrics)
     if result.run_dir is not None:
         _say(f"run folder: {result.run_dir}")
@@ -690,11 +690,20 @@ def _report_methods(folder: Path, rig_file: str | None) -> int:
     if state.is_file():
         import json
 
+        from ufs_control.runner.campaign import resolve_run_dir
+
         try:
-            entries = json.loads(state.read_text(encoding="utf-8")).get("runs", [])
-        except (OSError, ValueError, AttributeError) as exc:
+            data = json.loads(state.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
             raise ConfigError(str(state), "", f"unreadable campaign state: {exc}") from None
-        run_dirs = [Path(e["run_dir"]) for e in entries if isinstance(e, dict) and isinstance(e.get("run_dir"), str)]
+        entries = data.get("runs") if isinstance(data, dict) else None
+        if not isinstance(entries, list):
+            raise ConfigError(str(state), "", 'not a campaign state (no "runs" list)')
+        run_dirs = [
+            resolve_run_dir(e["run_dir"], folder)
+            for e in entries
+            if isinstance(e, dict) and isinstance(e.get("run_dir"), str)
+        ]
         if not run_dirs:
             raise ConfigError(str(folder), "", "the campaign has no runs yet")
     elif (folder / "run.json").is_file():
@@ -722,40 +731,54 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     if not runs_dir.is_dir():
         raise ConfigError(str(runs_dir), "--runs-dir", "no such folder")
     where = RunFilter(since=args.since, profile=args.profile, sample_glob=args.sample, outcome=args.outcome)
-    runs = RunStore(runs_dir).runs(where)
-    columns = [("peak_c", "peak °C"), ("ramp_rate_c_per_s", "ramp °C/s"), ("hold_max_k", "hold max K"),
-               ("soak_s", "soak s")]  # fmt: skip
-    head = ["started (UTC)", "run", "sample", "profile", "outcome", *(label for _, label in columns)]
-    rows = [head]
-    for r in runs:
-        cells = [f"{v:.1f}" if (v := r.metric(key)) is not None else "" for key, _ in columns]
-        rows.append([r.started_utc[:19].replace("T", " "), r.name, r.sample_id, r.profile, r.outcome, *cells])
-    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
-    for row in rows:
-        _say("  ".join(c.rjust(w) if i >= 5 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))))
-    _say(f"{len(runs)} run{'s' if len(runs) != 1 else ''}")
-    if args.csv:
-        keys = sorted({k for r in runs for k in r.metrics})
-        fields = [
-            "run_dir",
-            "started_utc",
-            "ended_utc",
-            "operator",
-            "sample_id",
-            "profile",
-            "outcome",
-            "reason",
-            "trip",
-        ]
+    out = None
+    if args.csv:  # a path that cannot be written fails before anything is printed
         try:
-            with open(args.csv, "w", newline="", encoding="utf-8") as fh:
-                writer = csv.writer(fh)
+            out = open(args.csv, "w", newline="", encoding="utf-8")  # noqa: SIM115 (closed below)
+        except OSError as exc:
+            raise ConfigError(args.csv, "--csv", f"cannot write: {exc.strerror}") from None
+    try:
+        runs = RunStore(runs_dir).runs(where)
+        columns = [("peak_c", "peak °C"), ("ramp_rate_c_per_s", "ramp °C/s"), ("hold_max_k", "hold max K"),
+                   ("soak_s", "soak s")]  # fmt: skip
+        head = ["started (UTC)", "run", "sample", "profile", "outcome", *(label for _, label in columns)]
+        rows = [head]
+        for r in runs:
+            cells = [f"{v:.1f}" if (v := r.metric(key)) is not None else "" for key, _ in columns]
+            rows.append([r.started_utc[:19].replace("T", " "), r.name, r.sample_id, r.profile, r.outcome, *cells])
+        widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+        for row in rows:
+            _say(
+                "  ".join(
+                    c.rjust(w) if i >= 5 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
+                )
+            )
+        _say(f"{len(runs)} run{'s' if len(runs) != 1 else ''}")
+        if out is not None:
+            keys = sorted({k for r in runs for k in r.metrics})
+            fields = [
+                "run_dir",
+                "started_utc",
+                "ended_utc",
+                "operator",
+                "sample_id",
+                "profile",
+                "outcome",
+                "reason",
+                "trip",
+            ]
+            try:
+                writer = csv.writer(out)
                 writer.writerow([*fields, *keys])
                 for r in runs:
                     writer.writerow([str(getattr(r, f)) for f in fields] + [r.metrics.get(k, "") for k in keys])
-        except OSError as exc:
-            raise ConfigError(args.csv, "--csv", f"cannot write: {exc.strerror}") from None
-        _say(f"wrote {args.csv}")
+                out.close()
+            except OSError as exc:
+                raise ConfigError(args.csv, "--csv", f"cannot write: {exc.strerror}") from None
+            _say(f"wrote {args.csv}")
+    finally:
+        if out is not None:
+            out.close()
     return EXIT_OK
 
 
@@ -794,6 +817,7 @@ def _cmd_campaign(args: argparse.Namespace) -> int:
         CampaignState,
         load_campaign,
         overlay_runs,
+        rig_identity,
         run_campaign,
         summary_table,
         write_profiles,
@@ -808,7 +832,7 @@ def _cmd_campaign(args: argparse.Namespace) -> int:
     campaign = load_campaign(args.campaign, rig_config)  # every run generated, validated and checked first
     try:
         campaign = write_profiles(campaign)
-        state = CampaignState(campaign)
+        state = CampaignState(campaign, rig_identity(rig_config, simulate))
         state.save()
     except OSError as exc:
         raise ConfigError(str(campaign.folder), "", f"cannot write the campaign folder: {exc.strerror}") from None
@@ -868,8 +892,14 @@ def _cmd_campaign(args: argparse.Namespace) -> int:
         _say(f"summary: {csv_path}")
         _say(f"overlay: {png}")
 
+    unconfirmed: list[str] = []
+
+    def warn(text: str) -> None:
+        unconfirmed.append(text)
+        print(text, file=sys.stderr, flush=True)
+
     try:
-        complete = run_campaign(state, run_one, ready=ready, acknowledge=acknowledge, log=_say)
+        complete = run_campaign(state, run_one, ready=ready, acknowledge=acknowledge, log=_say, warn=warn)
     except KeyboardInterrupt:
         finish()
         pending = state.next_item()
@@ -877,11 +907,23 @@ def _cmd_campaign(args: argparse.Namespace) -> int:
         print(f"interrupted: run the same command to continue{at}", file=sys.stderr)
         return EXIT_TRIPPED
     finish()
-    if complete:
-        _say(f"campaign {campaign.name} complete: {total} runs")
+    counts = state.counts()
+    tally = ", ".join(f"{n} {what}" for what, n in counts.items() if n or what == "finished")
+    if complete and counts["finished"] == total:
+        _say(f"campaign {campaign.name} complete: {total} of {total} runs finished")
         return EXIT_OK
-    pending = state.next_item() or state.unacknowledged_trip()
-    _say(f"campaign {campaign.name} stopped{' before ' + pending.describe() if pending else ''}")
+    if complete:
+        _say(f"campaign {campaign.name} ended: {tally} of {total} runs")
+        return EXIT_TRIPPED
+    trip = state.unacknowledged_trip()
+    if unconfirmed:
+        stop = " after the supply did not confirm OUTPUT OFF"
+    elif trip is not None:
+        stop = f" after {trip.describe()} tripped: {state.entry(trip).get('reason')}"
+    else:
+        pending = state.next_item()
+        stop = f" before {pending.describe()}" if pending else ""
+    _say(f"campaign {campaign.name} stopped{stop} ({tally} of {total} runs)")
     return EXIT_TRIPPED
 
 

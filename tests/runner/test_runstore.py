@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 from ufs_control.runner.runstore import INDEX_NAME, RunFilter, RunStore, parse_since, summarize
@@ -73,7 +73,16 @@ def test_runs_are_listed_newest_first_and_filtered(tmp_path: Path) -> None:
     assert [r.name for r in store.runs(RunFilter(outcome="tripped"))] == ["b"]
     assert [r.name for r in store.runs(RunFilter(profile="slow"))] == ["c"]
     assert parse_since("2026-11-01") == date(2026, 11, 1)
-    assert parse_since("2026-11-01T10:00:00+00:00") == date(2026, 11, 1)
+
+
+def test_since_with_a_time_compares_the_time(tmp_path: Path) -> None:
+    write_run(tmp_path, "early", started="2026-11-02T06:47:49+00:00")
+    write_run(tmp_path, "late", started="2026-11-02T06:47:50+00:00")
+    store = RunStore(tmp_path)
+    assert parse_since("2026-11-02T06:47:50") == datetime(2026, 11, 2, 6, 47, 50)
+    assert parse_since("2026-11-02T08:47:50+02:00") == datetime(2026, 11, 2, 6, 47, 50)  # UTC
+    assert [r.name for r in store.runs(RunFilter(since=parse_since("2026-11-02T06:47:50")))] == ["late"]
+    assert [r.name for r in store.runs(RunFilter(since=parse_since("2026-11-02")))] == ["late", "early"]
 
 
 def test_the_index_follows_the_folders(tmp_path: Path) -> None:

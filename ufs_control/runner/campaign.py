@@ -43,7 +43,7 @@ from ufs_control.core.profile import Hold, Profile, Ramp, Step, load_profile, pa
 from ufs_control.core.recipe import profile_toml
 from ufs_control.core.rig import RigConfig
 from ufs_control.core.tomlfile import parse_toml, read_toml
-from ufs_control.runner.records import Outcome, RunResult
+from ufs_control.runner.records import OUTPUT_OFF_UNCONFIRMED, Outcome, RunResult
 from ufs_control.runner.runstore import RunSummary, summarize
 
 SWEEP_PARAMETERS = {
@@ -135,7 +135,14 @@ def apply_parameters(template: Profile, params: dict[str, float], source: Path) 
             raise _fail(source, "sweep.rate_c_per_s", "the template's main hold does not follow a ramp with a rate")
         segments[where - 1] = replace(before, rate_c_per_s=params["rate_c_per_s"])
     suffix = "_".join(f"{k.split('_')[0]}{v:g}" for k, v in params.items())
-    return replace(template, segments=tuple(segments), name=f"{template.name}_{suffix}")
+    # the template's description told its own numbers: the generated profile tells the swept ones instead
+    described = ", ".join(f"{k} = {v:g}" for k, v in params.items())
+    return replace(
+        template,
+        segments=tuple(segments),
+        name=f"{template.name}_{suffix}",
+        description=f"sweep of {template.name}: {described}",
+    )
 
 
 def _values(table: dict[str, Any], key: str, source: Path) -> list[float]:
@@ -259,11 +266,50 @@ def write_profiles(campaign: Campaign) -> Campaign:
 # --- progress -----------------------------------------------------------------------------------------
 
 
-class CampaignState:
-    """Which runs of a campaign are done, kept in ``<folder>/state.json`` (rewritten atomically)."""
+def rig_identity(rig: RigConfig, simulated: bool) -> dict[str, Any]:
+    """Where a campaign runs: simulated or not, the supply and pyrometer addresses and the rig file's hash."""
+    try:
+        digest: str | None = hashlib.sha256(Path(rig.source).read_bytes()).hexdigest()[:16]
+    except OSError:
+        digest = None  # the defaults (no rig file)
+    return {
+        "simulated": simulated,
+        "psu_resource": rig.psu.resource,
+        "pyrometer_url": rig.pyrometer.url,
+        "rig_file_sha256": digest,
+    }
 
-    def __init__(self, campaign: Campaign) -> None:
+
+_IDENTITY_LABELS = {
+    "simulated": "simulated",
+    "psu_resource": "supply resource",
+    "pyrometer_url": "pyrometer URL",
+    "rig_file_sha256": "rig file content",
+}
+_STATUSES = (DONE, TRIPPED, PENDING)
+
+
+def resolve_run_dir(value: str, folder: Path) -> Path:
+    """A run folder recorded in a campaign state: absolute (as written now), or, in older states, relative to
+    the campaign folder or its parent, or to the working directory of the time (tried in that order)."""
+    path = Path(value)
+    if path.is_absolute():
+        return path
+    for base in (folder, folder.parent):
+        if (base / path).is_dir():
+            return (base / path).resolve()
+    return path.resolve()
+
+
+class CampaignState:
+    """Which runs of a campaign are done, kept in ``<folder>/state.json`` (rewritten atomically).
+
+    ``rig`` (from :func:`rig_identity`) ties the state to where the campaign runs: a state made on the
+    simulator is refused on the rig, and the other way round."""
+
+    def __init__(self, campaign: Campaign, rig: dict[str, Any] | None = None) -> None:
         self.campaign = campaign
+        self.rig = rig  # None: not known to the caller (nothing checked; a recorded identity is kept)
         self.path = campaign.folder / STATE_NAME
         self.entries: list[dict[str, Any]] = [
             {"index": i.index, "sample_id": i.sample_id, "params": i.params, "status": PENDING, "run_dir": None}
@@ -273,27 +319,54 @@ class CampaignState:
         if self.path.is_file():
             self._load()
 
+    def _refuse(self, what: str) -> ConfigError:
+        return ConfigError(str(self.path), "", f"{what}; start a new campaign folder or delete {self.path}")
+
     def _load(self) -> None:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise ConfigError(
-                str(self.path), "", f"unreadable campaign state ({exc}); remove it to start over"
-            ) from None
-        if not isinstance(data, dict) or data.get("fingerprint") != self.campaign.fingerprint:
-            raise ConfigError(
-                str(self.path),
-                "",
-                f"{self.campaign.source} changed since this campaign started; remove {self.path.parent} to start over",
-            )
+            raise self._refuse(f"unreadable campaign state ({exc})") from None
+        if not isinstance(data, dict):
+            raise self._refuse(f"not a campaign state (a JSON object expected, got {type(data).__name__})")
         entries = data.get("runs")
-        if isinstance(entries, list) and len(entries) == len(self.entries):
-            self.entries = entries
-            self.resumed = any(e.get("status") != PENDING for e in entries)
+        if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+            raise self._refuse('not a campaign state ("runs" must be a list of objects)')
+        for n, e in enumerate(entries, 1):
+            if e.get("status") not in _STATUSES:
+                raise self._refuse(f"run {n} has status {e.get('status')!r} (expected one of {', '.join(_STATUSES)})")
+            if not (e.get("run_dir") is None or isinstance(e.get("run_dir"), str)):
+                raise self._refuse(f"run {n} has run_dir {e.get('run_dir')!r} (expected a path or null)")
+        if not isinstance(data.get("fingerprint"), str):
+            raise self._refuse('not a campaign state (no "fingerprint")')
+        if data["fingerprint"] != self.campaign.fingerprint or len(entries) != len(self.entries):
+            raise self._refuse(f"{self.campaign.source} changed since this campaign started")
+        recorded = data.get("rig")
+        started = any(e.get("status") != PENDING for e in entries)
+        if self.rig is None:
+            self.rig = recorded if isinstance(recorded, dict) else None
+        elif not isinstance(recorded, dict):
+            if started:
+                raise self._refuse("the state does not record where its runs ran (simulator or rig)")
+        else:
+            differ = [
+                f"{label} {recorded.get(key)!r} then, {self.rig.get(key)!r} now"
+                for key, label in _IDENTITY_LABELS.items()
+                if recorded.get(key) != self.rig.get(key)
+            ]
+            if differ:
+                raise self._refuse(f"the campaign ran elsewhere: {'; '.join(differ)}")
+        self.entries = entries
+        self.resumed = started
 
     def save(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        record = {"campaign": str(self.campaign.source), "fingerprint": self.campaign.fingerprint, "runs": self.entries}
+        record = {
+            "campaign": str(self.campaign.source),
+            "fingerprint": self.campaign.fingerprint,
+            "rig": self.rig,
+            "runs": self.entries,
+        }
         tmp = self.path.with_name(self.path.name + ".tmp")
         tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
         os.replace(tmp, self.path)
@@ -315,6 +388,26 @@ class CampaignState:
             return None
         return next((i for i in self.campaign.items if self.entry(i).get("status") == PENDING), None)
 
+    def counts(self) -> dict[str, int]:
+        """How many runs finished, tripped, ended otherwise (aborted, interrupted, refused) or never ran."""
+        out = {"finished": 0, "tripped": 0, "aborted": 0, "not run": 0}
+        for e in self.entries:
+            outcome = e.get("outcome")
+            if e.get("status") == DONE:
+                out["finished"] += 1
+            elif e.get("status") == TRIPPED:
+                out["tripped"] += 1
+            elif outcome:
+                out["aborted"] += 1
+            else:
+                out["not run"] += 1
+        return out
+
+    def last_trip(self) -> CampaignItem | None:
+        """The latest run of the campaign that tripped (acknowledged or not)."""
+        tripped = [i for i in self.campaign.items if self.entry(i).get("status") == TRIPPED]
+        return tripped[-1] if tripped else None
+
     @property
     def done_count(self) -> int:
         return sum(1 for e in self.entries if e.get("status") != PENDING)
@@ -323,7 +416,7 @@ class CampaignState:
         """Note how ``item``'s run ended: finished counts as done, a trip as tripped, anything else stays
         pending (an aborted, interrupted or refused run is run again)."""
         e = self.entry(item)
-        e["run_dir"] = str(result.run_dir) if result.run_dir is not None else None
+        e["run_dir"] = str(result.run_dir.resolve()) if result.run_dir is not None else None
         e["outcome"] = result.outcome.value
         e["reason"] = result.reason
         if result.outcome is Outcome.FINISHED:
@@ -348,7 +441,7 @@ class CampaignState:
         for item in self.campaign.items:
             run_dir = self.entry(item).get("run_dir")
             if self.entry(item).get("status") != PENDING and isinstance(run_dir, str):
-                out.append((item, summarize(Path(run_dir))))
+                out.append((item, summarize(resolve_run_dir(run_dir, self.campaign.folder))))
         return out
 
 
@@ -395,13 +488,16 @@ def run_campaign(
     ready: Callable[[CampaignItem], bool],
     acknowledge: Callable[[CampaignItem, dict[str, Any]], str | None],
     log: Callable[[str], None],
+    warn: Callable[[str], None] | None = None,
 ) -> bool:
     """Run the campaign's remaining runs in order; True when every run is done.
 
     ``ready(item)`` asks the operator to load the sample (False stops the campaign); ``acknowledge(item,
     entry)`` is asked after a trip and returns who acknowledged it (None stops the campaign). An exception from
-    ``run_one`` (Ctrl-C) propagates after the state is saved.
+    ``run_one`` (Ctrl-C) propagates after the state is saved. A run whose output-off the supply did not
+    confirm stops the campaign with :data:`OUTPUT_OFF_UNCONFIRMED` given to ``warn`` (default ``log``).
     """
+    warn = warn or log
     while True:
         tripped = state.unacknowledged_trip()
         if tripped is not None:
@@ -426,6 +522,9 @@ def run_campaign(
             raise
         state.record(item, result)
         log(f"{item.describe()}: {result.outcome.value}: {result.reason}")
+        if not result.output_off_confirmed:
+            warn(OUTPUT_OFF_UNCONFIRMED)
+            return False  # no next sample while the output may be on
         if state.entry(item)["status"] == PENDING:
             return False  # aborted or refused: the operator decides what next; a restart runs it again
 

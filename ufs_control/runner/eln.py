@@ -133,11 +133,15 @@ def write_eln(run_dir: Path, out: Path, record: dict[str, Any], methods: str | N
     root = out.stem if out.suffix == ".eln" else out.name
     metadata = crate_metadata(run_dir, record, methods)
     tmp = out.with_name(out.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr(f"{root}/ro-crate-metadata.json", json.dumps(metadata, indent=2, ensure_ascii=False) + "\n")
-        for part in metadata["@graph"]:
-            if part.get("@type") == "File":
-                relative = part["@id"].removeprefix("./")
-                zf.write(run_dir / Path(relative).name, f"{root}/{relative}")
-    tmp.replace(out)
+    try:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr(f"{root}/ro-crate-metadata.json", json.dumps(metadata, indent=2, ensure_ascii=False) + "\n")
+            for part in metadata["@graph"]:
+                if part.get("@type") == "File":
+                    relative = part["@id"].removeprefix("./")
+                    zf.write(run_dir / Path(relative).name, f"{root}/{relative}")
+        tmp.replace(out)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # no half-written archive left behind
+        raise
     return out

@@ -9,6 +9,7 @@ or as given. A simulated run says so.
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ from ufs_control.runner.records import Sample, read_samples
 from ufs_control.runner.report import load_run_json
 
 RATE_WINDOW_S = 1.0  # the heating rate's spread: least-squares slopes over consecutive windows this long
+HOLD_SETTLE_S = 2.0  # the hold's mean and SD leave out its first seconds (the approach to the setpoint)
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ def measure(run_dir: Path) -> Measured:
     hold_mean = hold_sd = hold_power = None
     if hold is not None:
         span = samples[hold[0] : hold[1] + 1]
-        late = [s.temperature_c for s in span if s.temperature_c is not None and s.t_s >= span[0].t_s + 2.0]
+        late = [s.temperature_c for s in span if s.temperature_c is not None and s.t_s >= span[0].t_s + HOLD_SETTLE_S]
         if len(late) >= 2:
             hold_mean, hold_sd = statistics.fmean(late), statistics.stdev(late)
         powers = [s.voltage_v * s.current_a for s in span if s.voltage_v is not None and s.current_a is not None]
@@ -144,10 +146,13 @@ def _fmt(x: float, digits: int = 0) -> str:
     return f"{x:.{digits}f}"
 
 
-def _spread(values: Sequence[float], digits: int, unit: str) -> str:
-    """``12 °C/s`` for one value; ``mean ± SD unit (range a–b)`` for several."""
+def _spread(values: Sequence[float], digits: int, unit: str, varied: bool = False) -> str:
+    """``12 °C/s`` for one value; ``mean ± SD unit (range a–b)`` for several; only the range ``a–b unit`` when
+    the runs were ``varied`` on purpose (different settings: their mean would describe no run)."""
     if len(values) == 1:
         return f"{_fmt(values[0], digits)} {unit}"
+    if varied:
+        return f"{_fmt(min(values), digits)}–{_fmt(max(values), digits)} {unit}"
     mean, sd = statistics.fmean(values), statistics.stdev(values)
     low, high = _fmt(min(values), digits), _fmt(max(values), digits)
     return f"{_fmt(mean, digits)} ± {_fmt(sd, digits)} {unit} (range {low}–{high})"
@@ -157,10 +162,16 @@ def _values(runs: Sequence[Measured], name: str) -> list[float]:
     return [v for r in runs if (v := getattr(r, name)) is not None]
 
 
-def _clause(runs: Sequence[Measured], name: str, template: str, digits: int, unit: str) -> str:
+def _clause(runs: Sequence[Measured], name: str, template: str, digits: int, unit: str, varied: bool = False) -> str:
     """``template`` with the spread of the measured ``name`` in it, or "" when no run measured it."""
     values = _values(runs, name)
-    return template.format(_spread(values, digits, unit)) if values else ""
+    return template.format(_spread(values, digits, unit, varied)) if values else ""
+
+
+def _setting(run: Measured) -> str:
+    """What the run was asked to do (its profile's TOML), to tell a series of repeats from a sweep."""
+    text = run.record.get("profile_toml")
+    return text if isinstance(text, str) else json.dumps(run.record.get("profile"), sort_keys=True, default=str)
 
 
 def _setup(description: dict[str, Any], record: dict[str, Any]) -> list[str]:
@@ -181,10 +192,8 @@ def _setup(description: dict[str, Any], record: dict[str, Any]) -> list[str]:
         for label, key in (("O₂", "o2_ppm"), ("H₂O", "h2o_ppm"))
         if (v := _number(description.get(key))) is not None
     ]
-    if atmosphere:
-        sentence += f" in {atmosphere}" + (f" ({', '.join(gases)})" if gases else "")
-    elif gases:
-        sentence += f" in an atmosphere of {', '.join(gases)}"
+    if atmosphere or gases:
+        sentence += f" in an atmosphere of: {atmosphere or 'not stated'}" + (f" ({', '.join(gases)})" if gases else "")
     out.append(sentence + ".")
     psu = _get(record, "instruments", "psu", "model") or "a DC supply"
     vendor = _get(record, "instruments", "psu", "vendor")
@@ -203,7 +212,7 @@ def _setup(description: dict[str, Any], record: dict[str, Any]) -> list[str]:
         _get(record, "instruments", "pyrometer", "model") or ""
     )
     rng = _get(record, "rig", "pyrometer", "range_c")
-    pyro = f"Temperature was measured on the felt surface with a two-colour pyrometer{f', {model}' if model else ''}"
+    pyro = f"Temperature was measured with a {model + ' ' if model else ''}pyrometer aimed at the felt"
     details = []
     if isinstance(rng, list) and len(rng) == 2:
         details.append(f"range {float(rng[0]):g}–{float(rng[1]):g} °C")
@@ -211,7 +220,8 @@ def _setup(description: dict[str, Any], record: dict[str, Any]) -> list[str]:
         details.append(f"spot {spot:g} mm")
     if (ratio := _number(description.get("pyrometer_ratio"))) is not None:
         details.append(f"emissivity ratio {ratio:.3f}")
-    out.append(pyro + (f" ({', '.join(details)})" if details else "") + ".")
+    pyro += f" ({', '.join(details)})" if details else ""
+    out.append(pyro + "; the sample's own temperature was not measured.")
     return out
 
 
@@ -228,16 +238,23 @@ def methods_text(runs: Sequence[Measured], description: dict[str, Any] | None = 
     series = len(runs) > 1
     finished = [r for r in runs if r.outcome == "finished"]
     if series:
-        parts.append(
-            f"The series comprised {len(runs)} runs, {len(finished)} of which completed their profile; values are "
-            "mean ± SD over the completed runs."
+        kept = finished or runs
+        settings = len({_setting(r) for r in kept})
+        varied = settings > 1
+        how = (
+            f"they used {settings} different profiles (settings), so values are the range over the completed runs"
+            if varied
+            else "values are mean ± SD over the completed runs"
         )
-        runs = finished or runs
-    elif runs[0].outcome != "finished":
-        parts.append(f"The run did not complete its profile ({runs[0].outcome}: {runs[0].reason}).")
+        parts.append(f"The series comprised {len(runs)} runs, {len(finished)} of which completed their profile; {how}.")
+        runs = kept
+    else:
+        varied = False
+        if runs[0].outcome != "finished":
+            parts.append(f"The run did not complete its profile ({runs[0].outcome}: {runs[0].reason}).")
     rates = _values(runs, "heating_rate_c_per_s")
     if rates:
-        text = f"The measured heating rate was {_spread(rates, 1, '°C/s')}"
+        text = f"The measured heating rate was {_spread(rates, 1, '°C/s', varied)}"
         lows, highs = _values(runs, "heating_from_c"), _values(runs, "heating_to_c")
         if lows and highs:
             text += f" between {min(lows):.0f} and {max(highs):.0f} °C (least-squares slope of the pyrometer reading"
@@ -248,19 +265,22 @@ def methods_text(runs: Sequence[Measured], description: dict[str, Any] | None = 
         parts.append(text + ".")
     peaks = _values(runs, "peak_c")
     if peaks:
-        parts.append(f"The peak temperature was {_spread(peaks, 0, '°C')}.")
+        parts.append(f"The peak pyrometer reading was {_spread(peaks, 0, '°C', varied)}.")
     holds = [r for r in runs if r.hold_mean_c is not None]
+    settle = f"leaving out the hold's first {HOLD_SETTLE_S:g} s"
     if holds:
         if series:
-            temps = sorted({round(r.hold_mean_c or 0.0) for r in holds})
-            text = f"The samples were held at measured temperatures of {', '.join(f'{t:g}' for t in temps)} °C"
+            means = [r.hold_mean_c or 0.0 for r in holds]
+            text = f"During the hold the pyrometer read {_spread(means, 0, '°C', varied)} on the felt surface"
+            text += f" (per-run mean of the reading, {settle})"
         else:
             r = holds[0]
             assert r.hold_mean_c is not None and r.hold_sd_k is not None
-            text = f"The sample was held at {r.hold_mean_c:.0f} ± {r.hold_sd_k:.1f} °C (mean ± SD of the reading)"
-        text += _clause(holds, "hold_s", " for {}", 1, "s")
+            text = f"During the hold the pyrometer read {r.hold_mean_c:.0f} ± {r.hold_sd_k:.1f} °C on the felt surface"
+            text += f" (mean ± SD of the reading, {settle})"
+        text += _clause(holds, "hold_s", " for {}", 1, "s", varied)
         text += _clause(
-            holds, "soak_s", f"; the reading stayed within ±{BAND_K:g} K of the hold setpoint for {{}}", 1, "s"
+            holds, "soak_s", f"; the reading stayed within ±{BAND_K:g} K of the hold setpoint for {{}}", 1, "s", varied
         )
         parts.append(text + ".")
     cool_rates = _values(runs, "cooling_rate_c_per_s")
@@ -268,13 +288,13 @@ def methods_text(runs: Sequence[Measured], description: dict[str, Any] | None = 
         to_c = runs[0].cooling_to_c
         parts.append(
             f"After the output was switched off the felts cooled to {to_c:g} °C at a mean rate of "
-            f"{_spread(cool_rates, 0, '°C/s')}."
+            f"{_spread(cool_rates, 0, '°C/s', varied)}."
         )
     energies = [e / 1000.0 for e in _values(runs, "energy_j")]
     if energies:
-        text = f"The electrical energy per run was {_spread(energies, 1, 'kJ')}"
-        text += _clause(runs, "peak_power_w", ", the peak electrical power {}", 0, "W")
-        text += _clause(runs, "hold_power_w", " and the mean power during the hold {}", 0, "W")
+        text = f"The electrical energy per run was {_spread(energies, 1, 'kJ', varied)}"
+        text += _clause(runs, "peak_power_w", ", the peak electrical power {}", 0, "W", varied)
+        text += _clause(runs, "hold_power_w", " and the mean power during the hold {}", 0, "W", varied)
         parts.append(text + " (supply read-back of voltage × current).")
     if any(r.simulated for r in runs):
         parts.append("[These figures come from the ufs-control thermal-model simulator, not from a physical sample.]")

@@ -9,6 +9,8 @@ caller's ``warn``.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -34,7 +36,7 @@ def run_summary(result: RunResult, operator: str = "", sample_id: str = "") -> d
         "ended_utc": result.ended_utc,
         "duration_s": result.duration_s,
         "output_off_confirmed": result.output_off_confirmed,
-        "run_dir": str(result.run_dir) if result.run_dir is not None else None,
+        "run_dir": str(result.run_dir.resolve()) if result.run_dir is not None else None,
         "metrics": jsonable(result.metrics),
     }
 
@@ -53,20 +55,28 @@ def notify(
         return True
     problem: str | None = None
     try:
-        done = subprocess.run(
+        # A session of its own: on a timeout the whole group goes (sh and whatever it started), not sh alone.
+        proc = subprocess.Popen(
             ["/bin/sh", "-c", config.command],
-            input=json.dumps(summary) + "\n",
-            text=True,
+            stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            timeout=config.timeout_s,
-            check=False,
+            text=True,
+            start_new_session=True,
         )
-        if done.returncode != 0:
-            tail = " ".join(done.stderr.split())[-MAX_REPORTED_OUTPUT:]
-            problem = f"exit status {done.returncode}" + (f": {tail}" if tail else "")
-    except subprocess.TimeoutExpired:
-        problem = f"still running after {config.timeout_s:g} s (notify.timeout_s); stopped"
+        try:
+            _, stderr = proc.communicate(json.dumps(summary) + "\n", timeout=config.timeout_s)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.communicate()
+            problem = f"still running after {config.timeout_s:g} s (notify.timeout_s); stopped"
+        else:
+            if proc.returncode != 0:
+                tail = " ".join(stderr.split())[-MAX_REPORTED_OUTPUT:]
+                problem = f"exit status {proc.returncode}" + (f": {tail}" if tail else "")
     except (OSError, ValueError) as exc:
         problem = f"could not start: {exc}"
     if problem is None:

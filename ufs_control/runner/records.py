@@ -219,6 +219,12 @@ class SampleLog(Sequence[Sample]):
         return sum(c.itemsize * len(c) for c in columns)
 
 
+OUTPUT_OFF_UNCONFIRMED = (
+    "WARNING: the supply did not confirm OUTPUT OFF. Switch it off at its front panel now; "
+    "its OVP/OCP limits bound the power meanwhile."
+)
+
+
 @dataclass
 class RunResult:
     """What a run ended as, with its metrics. ``run_dir`` is None when no records were written."""

@@ -15,7 +15,7 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +118,7 @@ def _stamp(run_dir: Path) -> str:
 
 @dataclass(frozen=True)
 class RunFilter:
-    """Which runs to list. ``since``: started on or after this date (UTC); ``sample_glob``: shell pattern
+    """Which runs to list. ``since``: started on or after this date or time (UTC); ``sample_glob``: shell pattern
     over the sample id; the others match exactly. None = no condition."""
 
     since: date | None = None
@@ -227,7 +227,7 @@ class RunStore:
         args: list[Any] = []
         if where.since is not None:
             clauses.append("started_utc >= ?")
-            args.append(where.since.isoformat())
+            args.append(where.since.isoformat())  # a time compares in full: started_utc is ISO, UTC
         if where.profile is not None:
             clauses.append("profile = ?")
             args.append(where.profile)
@@ -271,8 +271,12 @@ class RunStore:
 
 
 def parse_since(text: str) -> date:
-    """``--since`` as a date: YYYY-MM-DD (or a full ISO timestamp, of which the date counts)."""
+    """``--since`` as a date (YYYY-MM-DD: from its start) or a time (a full ISO timestamp, UTC unless it says
+    otherwise; a ``datetime``, compared in full)."""
     try:
         return date.fromisoformat(text)
     except ValueError:
-        return datetime.fromisoformat(text).date()
+        when = datetime.fromisoformat(text)
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC)
+    return when.replace(tzinfo=None, microsecond=0)
