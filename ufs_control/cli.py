@@ -644,7 +644,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
     from ufs_control.plotting import write_plot
     from ufs_control.runner.metrics import compute
     from ufs_control.runner.records import read_samples
-    from ufs_control.runner.report import read_run_record
+    from ufs_control.runner.runstore import RunStore
 
     run_dir = Path(args.run_dir)
     if args.methods:
@@ -661,7 +661,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
         raise ConfigError(str(csv_path), "", f"cannot read: {exc.strerror}") from None
     except ValueError as exc:
         raise ConfigError(str(csv_path), "", f"unreadable: {exc}") from None
-    record = read_run_record(run_dir)
+    store = RunStore(run_dir.parent)
+    record = store.record(run_dir)
+    summary = store.get(run_dir)
     for note in notes:
         print(f"warning: {note}", file=sys.stderr)
     if record.problems:
@@ -670,6 +672,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
         )
     metrics = compute(samples, cooling_to_c=max(500.0, record.pyrometer_low_c))
     print(f"run {run_dir.name}: {record.outcome}: {record.reason}")
+    who = ", ".join(x for x in (summary.started_utc, summary.operator, summary.sample_id) if x)
+    if who:
+        print(f"  {who}")
     _print_metrics(metrics)
     try:
         path = write_plot(run_dir, samples, record.plan, title=run_dir.name)

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from ufs_control.runner.report import load_run_json
+from ufs_control.runner.report import RunRecord, load_run_json, read_run_record
 
 INDEX_NAME = ".ufs-index.sqlite"
 SCHEMA_VERSION = 1
@@ -268,6 +268,11 @@ class RunStore:
     def get(self, run_dir: Path) -> RunSummary:
         """One run, read from its folder (not from the index)."""
         return summarize(Path(run_dir))
+
+    def record(self, run_dir: Path) -> RunRecord:
+        """What a report needs from one run's record (outcome, reason, plan, pyrometer range), read tolerantly
+        from its folder: what cannot be used is named in ``problems``."""
+        return read_run_record(Path(run_dir))
 
 
 def parse_since(text: str) -> date:
