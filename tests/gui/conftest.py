@@ -66,9 +66,11 @@ def make_window(qtbot, tmp_path: Path) -> Iterator[Callable[..., MainWindow]]:  
 
     yield factory
     for window in windows:
+        if window.idle is not None:
+            window.idle.stop()
         if window.runner is not None:
             window.runner.request_abort("test teardown")
             window.runner.join(10.0)
         window.timer.stop()
         window.backend.close()
-    assert not [t for t in threading.enumerate() if t.name == "ufs-runner" and t.is_alive()]
+    assert not [t for t in threading.enumerate() if t.name in ("ufs-runner", "ufs-idle") and t.is_alive()]
