@@ -257,7 +257,7 @@ class ProfileEditor(QWidget):
         t = np.linspace(0.0, self.plan.duration_s, 400)
         y = np.array([v if (v := setpoint_at(self.plan, float(x))[0]) is not None else math.nan for x in t])
         self.preview_curve.setData(t, y, connect="finite")
-        self.preview.enableAutoRange()
+        self.preview.getPlotItem().getViewBox().autoRange(padding=0.03)
         findings = self.feasibility(self.plan)
         errors = [f for f in findings if f.level == "error"]
         lines = [f"duration {self.plan.duration_s:.1f} s, peak {self.plan.peak_c:.0f} °C"]

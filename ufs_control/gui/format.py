@@ -61,6 +61,21 @@ def temperature_text(status: str, celsius: float | None, range_c: tuple[float, f
     }.get(status, "no reading")
 
 
+PYROMETER_WORDS = {
+    "OK": "OK",
+    "BELOW_RANGE": "below range",
+    "ABOVE_RANGE": "above range",
+    "NOT_READY": "not ready",
+    "HEAD_FAULT": "head fault",
+    "TIMEOUT": "no reply",
+    "GARBLED": "garbled reply",
+}
+
+
+def pyrometer_words(status: str) -> str:
+    return PYROMETER_WORDS.get(status, status.lower())
+
+
 def trip_text(trip: Trip) -> str:
     """The trip in words, its name said once ("Felt open circuit: A measured …", not "Felt open circuit:
     felt open circuit: …")."""
@@ -125,8 +140,10 @@ def card_rows(
     handover_t = metrics.get("handover_t_s")
     ended = duration_s if duration_s is not None else math.inf
     hold_c: float | None = None
+    ramps: list[int] = []  # 1-based numbers of the ramp segments before the hold
     if laid is not None and hold_segment is not None and 0 <= hold_segment < len(laid.segments):
         hold_c = laid.segments[hold_segment].end_c
+        ramps = [s.index + 1 for s in laid.segments[:hold_segment] if s.kind == "ramp"]
     rows = []
     for key, label, unit in CARD_ROWS:
         value = metrics.get(key)
@@ -134,8 +151,11 @@ def card_rows(
         if hold_segment is not None:
             seg = f"segment {hold_segment + 1}"
             at = f" at {hold_c:.0f} °C" if hold_c is not None else ""
-            if key == "ramp_rate_c_per_s":
-                label = f"Ramp rate into the hold ({seg}{at})"
+            if key == "ramp_rate_c_per_s" and len(ramps) == 1:
+                label = f"Ramp rate, segment {ramps[0]} (into the hold{at})"
+            elif key == "ramp_rate_c_per_s" and len(ramps) > 1:
+                label = f"Ramp rate, segments {' + '.join(map(str, ramps))} as one line"
+                note = f"one line fitted over every closed-loop ramp before the hold ({seg}{at})"
             elif key == "soak_s":
                 label = f"Soak in {seg}{at}"
             elif key in ("hold_max_k", "hold_rms_k", "overshoot_k"):

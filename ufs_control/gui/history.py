@@ -291,7 +291,8 @@ class HistoryPanel(QWidget):
             curve = self.compare.plot(t, y, pen=pen, name=label, connect="finite")
             self.curves[s.name] = curve
         self.compare.setLabel("bottom", "Time from the start of the hold" if align else "Run time", units="s")
-        self.compare.enableAutoRange()
+        if self.curves:
+            self.compare.getPlotItem().getViewBox().autoRange(padding=0.03)  # now, not at the next paint
         self._fill_metrics(runs)
 
     def _fill_metrics(self, runs: list[PastRun]) -> None:

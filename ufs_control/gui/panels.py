@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QFont, QFontMetrics, QResizeEvent
+from PySide6.QtCore import QEvent, Qt, QTimer
+from PySide6.QtGui import QFont, QFontMetrics, QResizeEvent, QTextDocument
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
     QFormLayout,
+    QFrame,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -39,7 +40,7 @@ STATE_COLOURS = {
     RunState.FAILED: "#c62828",
 }
 BIG_PX = 48  # temperature and setpoint: readable through a glovebox window from 1.5 m
-STATE_PX = 30
+STATE_PX = 26
 
 
 def _px_font(px: int, bold: bool = True) -> QFont:
@@ -77,13 +78,57 @@ class ElidedLabel(QLabel):
         self._elide()
 
 
+class WrapLabel(QLabel):
+    """A label that wraps to its width and takes the height that needs, never asking its layout for more
+    width (Qt's height-for-width would size it for its narrowest width and push the window beyond the
+    screen)."""
+
+    def __init__(self, text: str = "", max_lines: int = 0) -> None:
+        super().__init__(text)
+        self.max_lines = max_lines
+        self.setWordWrap(True)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.setMinimumWidth(20)
+        self._fit()
+
+    def hasHeightForWidth(self) -> bool:
+        return False
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self.setToolTip(text if self.max_lines else "")
+        self._fit()
+
+    def _fit(self) -> None:
+        margins = self.contentsMargins()
+        width = max(self.width() - margins.left() - margins.right() - 2 * self.margin(), 20)
+        flags = int(Qt.TextFlag.TextWordWrap) | int(self.alignment().value)
+        text = self.text() if self.textFormat() == Qt.TextFormat.PlainText else _plain(self.text())
+        height = QFontMetrics(self.font()).boundingRect(0, 0, width, 100_000, flags, text).height()
+        if self.max_lines:
+            height = min(height, self.max_lines * QFontMetrics(self.font()).lineSpacing())
+        self.setFixedHeight(height + margins.top() + margins.bottom() + 2 * self.margin() + 2)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):
+            self._fit()
+
+
+def _plain(rich: str) -> str:
+    """Rich text as the lines it shows (for measuring)."""
+    doc = QTextDocument()
+    doc.setHtml(rich)
+    return doc.toPlainText()
+
+
 def wrapping_label(text: str = "") -> QLabel:
     """A label that wraps instead of widening its layout."""
-    label = QLabel(text)
-    label.setWordWrap(True)
-    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.MinimumExpanding)
-    label.setMinimumWidth(20)
-    return label
+    return WrapLabel(text)
 
 
 class Lamp(ElidedLabel):
@@ -106,6 +151,34 @@ class Lamp(ElidedLabel):
         self.setStyleSheet(f"color:{self.COLOURS[state]}; font-weight:{weight};")
 
 
+class FitLabel(QLabel):
+    """Large type that shrinks (down to a third) only when its text would not fit its width."""
+
+    def __init__(self, px: int) -> None:
+        super().__init__("—")
+        self.px = px
+        self.setFont(_px_font(px))
+        self.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.setFixedHeight(px + 6)
+
+    def setText(self, text: str) -> None:
+        super().setText(text)
+        self._fit()
+
+    def _fit(self) -> None:
+        px = self.px
+        width = max(self.width() - 4, 40)
+        while px > self.px // 3 and QFontMetrics(_px_font(px)).horizontalAdvance(self.text()) > width:
+            px -= 2
+        if self.font().pixelSize() != px:
+            self.setFont(_px_font(px))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+
 class RunPanel(QWidget):
     """Profile, operator, sample id; Start, Abort and the EMERGENCY STOP, each with why it is disabled."""
 
@@ -114,7 +187,7 @@ class RunPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         self.estop_button = QPushButton("EMERGENCY STOP")
-        self.estop_button.setMinimumHeight(64)
+        self.estop_button.setMinimumHeight(58)
         self.estop_button.setToolTip(ESTOP_HINT)
         self.estop_button.setStyleSheet(
             "QPushButton { background:#c62828; color:white; font-size:22px; font-weight:bold; border-radius:6px; }"
@@ -123,10 +196,10 @@ class RunPanel(QWidget):
         lay.addWidget(self.estop_button)
         buttons = QHBoxLayout()
         self.start_button = QPushButton("Start")
-        self.start_button.setMinimumHeight(40)
+        self.start_button.setMinimumHeight(36)
         self.start_button.setStyleSheet("font-size:16px; font-weight:bold;")
         self.abort_button = QPushButton("Abort")
-        self.abort_button.setMinimumHeight(40)
+        self.abort_button.setMinimumHeight(36)
         self.abort_button.setStyleSheet("font-size:16px;")
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.abort_button)
@@ -139,16 +212,16 @@ class RunPanel(QWidget):
         self.inputs = QGroupBox("Run")
         form = QFormLayout(self.inputs)
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        prow = QHBoxLayout()
         self.profile_label = ElidedLabel("no profile")
         self.profile_label.setStyleSheet("font-weight:bold;")
+        form.addRow("Profile", self.profile_label)
+        prow = QHBoxLayout()
         self.open_button = QPushButton("Open…")
         self.edit_button = QPushButton("Edit…")
         self.edit_button.setToolTip("Edit the profile as a table, with a live preview; save it as TOML")
-        prow.addWidget(self.profile_label, 1)
         prow.addWidget(self.open_button)
         prow.addWidget(self.edit_button)
-        form.addRow("Profile", prow)
+        form.addRow("", prow)
         self.operator_edit = QLineEdit()
         self.sample_edit = QLineEdit()
         self.sample_edit.setToolTip("A trailing number counts up after each run (LLZO-41 → LLZO-42)")
@@ -162,13 +235,15 @@ class RunPanel(QWidget):
         self.start_why.setVisible(not enabled)
 
 
-class StatusPanel(QGroupBox):
+class StatusPanel(QFrame):
     """The state word, temperature and setpoint in large type, where the run is, and the output's state."""
 
     def __init__(self) -> None:
-        super().__init__("Status")
+        super().__init__()
+        self.setFrameShape(QFrame.Shape.StyledPanel)
         grid = QGridLayout(self)
-        grid.setVerticalSpacing(2)
+        grid.setContentsMargins(6, 4, 6, 4)
+        grid.setVerticalSpacing(1)
         self.state_label = QLabel("IDLE")
         self.state_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.state_label.setFont(_px_font(STATE_PX))
@@ -177,11 +252,7 @@ class StatusPanel(QGroupBox):
         self.captions: dict[str, QLabel] = {}
         for row, (key, caption) in enumerate((("temperature", "Temperature"), ("setpoint", "Setpoint")), start=1):
             cap = QLabel(caption)
-            value = QLabel("—")
-            value.setFont(_px_font(BIG_PX))
-            value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            value.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-            value.setMinimumHeight(BIG_PX + 8)
+            value = FitLabel(BIG_PX)
             self.values[key], self.captions[key] = value, cap
             grid.addWidget(cap, row, 0)
             grid.addWidget(value, row, 1, 1, 3)
@@ -194,7 +265,7 @@ class StatusPanel(QGroupBox):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(False)
-        self.progress.setMaximumHeight(10)
+        self.progress.setMaximumHeight(8)
         grid.addWidget(self.progress, 5, 0, 1, 4)
         small = (
             ("power", "Power"),
@@ -207,11 +278,11 @@ class StatusPanel(QGroupBox):
         for i, (key, caption) in enumerate(small):
             r, c = 6 + i // 2, (i % 2) * 2
             cap = QLabel(caption)
-            value = ElidedLabel("—")
-            value.setFont(_px_font(15))
-            self.values[key], self.captions[key] = value, cap
+            small_value = ElidedLabel("—")
+            small_value.setFont(_px_font(15))
+            self.values[key], self.captions[key] = small_value, cap
             grid.addWidget(cap, r, c)
-            grid.addWidget(value, r, c + 1)
+            grid.addWidget(small_value, r, c + 1)
         self.output_label = ElidedLabel("output: not read yet")
         self.output_label.setFont(_px_font(17))
         grid.addWidget(self.output_label, 9, 0, 1, 4)
@@ -223,11 +294,15 @@ class StatusPanel(QGroupBox):
     def show_state(self, state: RunState) -> None:
         colour = STATE_COLOURS[state]
         self.state_label.setText(state.value.upper())
-        self.state_label.setStyleSheet(f"background:{colour}; color:white; padding:4px; border-radius:4px;")
+        self.state_label.setStyleSheet(f"background:{colour}; color:white; padding:2px; border-radius:4px;")
 
     def set_values(self, texts: dict[str, str], stale: bool, theme: Theme) -> None:
         """Show ``texts`` by key; stale values are greyed out (the stamp line says when they were read)."""
         for key, text in texts.items():
+            if key == "temperature":  # "< 600 °C (below range)": the bound in large type, the words beside it
+                big, _, note = text.partition(" (")
+                self.captions[key].setText(f"Temperature\n({note}" if note else "Temperature")
+                text = big
             self.values[key].setText(text)
         colour = theme.muted_text if stale else theme.text
         for key in texts:
@@ -279,7 +354,7 @@ class InterlockPanel(QGroupBox):
             self.trip_label.setStyleSheet("")
 
 
-class TripBanner(QLabel):
+class TripBanner(WrapLabel):
     """The trip (or a failed start) in words across the top of the window; a trip flashes and sounds until
     acknowledged, unless the alarm is muted."""
 
@@ -287,10 +362,7 @@ class TripBanner(QLabel):
     BEEP_EVERY = 4  # flashes: a beep every 2 s
 
     def __init__(self, muted: Callable[[], bool]) -> None:
-        super().__init__()
-        self.setWordWrap(True)
-        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
-        self.setMinimumWidth(20)
+        super().__init__(max_lines=3)
         self.setTextFormat(Qt.TextFormat.PlainText)
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.setFont(_px_font(20))

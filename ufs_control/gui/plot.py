@@ -234,7 +234,9 @@ class LivePlot(QWidget):
             self._x_range = None
             self._y_ranges = {}
             self.fit_ranges()
-            self.plots.prepare()
+        else:
+            self.fit_ranges(self._visible())  # a higher plan than the last run widens the axis now
+        self.plots.prepare()
 
     def planned_points(self, offset_s: float = 0.0, n: int = 600) -> tuple[np.ndarray, np.ndarray]:
         """The planned setpoint curve (time shifted by ``offset_s``); NaN where the output is off."""

@@ -64,6 +64,7 @@ from ufs_control.gui.format import (
     next_sample_id,
     number,
     progress_text,
+    pyrometer_words,
     temperature_text,
     trip_text,
 )
@@ -285,7 +286,7 @@ class MainWindow(QMainWindow):
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(rest)
-        scroll.setMinimumHeight(120)
+        scroll.setMinimumHeight(60)
         lay.addWidget(scroll, 1)
         return box
 
@@ -754,7 +755,7 @@ class MainWindow(QMainWindow):
             "voltage": f"{number(s.voltage_v, 2)} V",
             "current": f"{number(s.current_a, 2)} A",
             "resistance": f"{s.resistance_ohm:.3f} Ω" if s.resistance_ohm is not None else "—",
-            "pyrometer": s.pyrometer_status,
+            "pyrometer": pyrometer_words(s.pyrometer_status),
             "loop": self._loop_rate(),
         }
         self.status.set_values(texts, stale, self.theme)
@@ -795,7 +796,7 @@ class MainWindow(QMainWindow):
         stale = _mono() - r.mono > STALE_S
         if r.pyrometer is not None:
             temperature = temperature_text(r.pyrometer.status.value, r.pyrometer.celsius, rng)
-            pyro = r.pyrometer.status.value
+            pyro = pyrometer_words(r.pyrometer.status.value)
         else:
             temperature, pyro = "no reading", "read failed"
         m = r.meters
