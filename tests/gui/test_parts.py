@@ -4,7 +4,6 @@ editor, the history, the alarm, the theme, the settings, and the readings betwee
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,7 @@ import pytest
 from PySide6.QtCore import QSettings, Qt
 
 from tests.gui.conftest import LLZO, wait_done
-from tests.runner.test_run_files import sample as record_sample
+from tests.gui.synthetic import synthetic_run, write_past_run
 from ufs_control.core.instruments import PyrometerReading, PyrometerStatus
 from ufs_control.core.interlocks import Trip
 from ufs_control.core.profile import load_profile, plan
@@ -23,30 +22,6 @@ from ufs_control.gui.plot import LivePlot
 from ufs_control.gui.theme import DARK, LIGHT
 from ufs_control.runner.engine import RunState
 from ufs_control.runner.idle import IdleReading, MeterReading
-from ufs_control.runner.records import Sample
-
-
-def synthetic_run(segments: list[tuple[int, float]], hz: float = 20.0) -> list[Sample]:
-    """Samples of a run through ``segments`` (index, seconds), heating by 50 °C/s from 25 °C."""
-    out, t = [], 0.0
-    for index, seconds in segments:
-        for _ in range(max(1, int(seconds * hz))):
-            temp = 25.0 + 50.0 * t
-            out.append(
-                replace(
-                    record_sample(0),
-                    t_s=t,
-                    profile_t_s=t,
-                    setpoint_c=temp,
-                    temperature_c=temp if temp > 600 else None,
-                    pyrometer_status="OK" if temp > 600 else "BELOW_RANGE",
-                    segment=f"{index + 1} (seg)",
-                    segment_index=index,
-                )
-            )
-            t += 1.0 / hz
-    return out
-
 
 # --- the words ----------------------------------------------------------------------------------------
 
@@ -131,14 +106,15 @@ def test_a_trip_flashes_and_sounds_until_acknowledged_unless_muted(qtbot, make_w
     window = make_window()
     beeps: list[float] = []
     window.trip_banner.beep = lambda: beeps.append(time.monotonic())
+    window.trip_banner.flash.setInterval(20)  # the test's time: a beep every 4 flashes
     window.runner.latch.latch(Trip("emergency_stop", "EMERGENCY STOP pressed", 0.0))
     window.refresh()
     assert window.trip_banner.isVisible() and "Emergency stop" in window.trip_banner.text()
     assert len(beeps) == 1
-    qtbot.waitUntil(lambda: len(beeps) >= 2, timeout=5_000)  # again every 2 s
+    qtbot.waitUntil(lambda: len(beeps) >= 2, timeout=5_000)  # again every 4 flashes (2 s)
     window.run_panel.mute.setChecked(True)
     n = len(beeps)
-    qtbot.wait(2_200)
+    qtbot.wait(200)
     assert len(beeps) == n
     window.acknowledge()
     assert not window.trip_banner.isVisible()
@@ -198,23 +174,20 @@ def test_profile_toml_round_trips_every_shipped_profile(tmp_path: Path) -> None:
 # --- history --------------------------------------------------------------------------------------------
 
 
-def test_the_history_table_sorts_filters_and_compares(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
-    window = make_window(speed=0.0)
-    window.load_profile(LLZO)
-    for sample in ("A-1", "B-1"):
-        window.sample_edit.setText(sample)
-        window.backend.session.sim.clock.sleep(30.0)
-        assert window.start()
-        wait_done(qtbot, window)
+def test_the_history_table_sorts_filters_and_compares(qtbot, make_window, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    for sample, rate in (("A-1", 50.0), ("B-1", 30.0)):
+        write_past_run(tmp_path / "runs", sample, rate)
+    window = make_window()
     panel = window.history_panel
+    panel.refresh()
     assert panel.table.rowCount() == 2
     panel.filter_edit.setText("b-1")
     hidden = [panel.table.isRowHidden(r) for r in range(2)]
     assert sorted(hidden) == [False, True]
     panel.filter_edit.setText("")
-    panel.table.sortItems(6, Qt.SortOrder.AscendingOrder)  # by peak, as numbers
-    peaks = [panel.table.item(r, 6).data(Qt.ItemDataRole.DisplayRole) for r in range(2)]
-    assert peaks == sorted(peaks)
+    panel.table.sortItems(7, Qt.SortOrder.AscendingOrder)  # by ramp rate, as numbers
+    rates = [panel.table.item(r, 7).data(Qt.ItemDataRole.DisplayRole) for r in range(2)]
+    assert rates == sorted(rates) and rates[0] < rates[1]
     for r in range(2):
         panel.table.item(r, 0).setCheckState(Qt.CheckState.Checked)
     assert panel.metrics_table.columnCount() == 2 and panel.metrics_table.rowCount() > 5

@@ -371,9 +371,9 @@ class TripBanner(WrapLabel):
         self.beeps = 0
         self.alarm = False
         self._phase = 0
-        self._flash = QTimer(self)
-        self._flash.setInterval(self.FLASH_MS)
-        self._flash.timeout.connect(self._tick)
+        self.flash = QTimer(self)
+        self.flash.setInterval(self.FLASH_MS)
+        self.flash.timeout.connect(self._tick)
         self.hide()
 
     def show_trip(self, text: str) -> None:
@@ -386,18 +386,18 @@ class TripBanner(WrapLabel):
         self._paint(True)
         self.show()
         self._sound()
-        self._flash.start()
+        self.flash.start()
 
     def show_notice(self, text: str) -> None:
         """Show a failure that latched nothing (a failed start): steady, no alarm."""
-        self._flash.stop()
+        self.flash.stop()
         self.alarm = False
         self.setText(text)
         self.setStyleSheet("background:#ef6c00; color:white; padding:6px; border-radius:4px;")
         self.show()
 
     def clear(self) -> None:
-        self._flash.stop()
+        self.flash.stop()
         self.alarm = False
         self.setText("")
         self.hide()

@@ -297,6 +297,14 @@ class MainWindow(QMainWindow):
         return self.live.plots
 
     @property
+    def t_plot(self) -> Any:
+        return self.live.t_plot
+
+    @property
+    def open_run_button(self) -> QPushButton:
+        return self.history_panel.open_run_button
+
+    @property
     def follow(self) -> QCheckBox:
         return self.live.follow
 
