@@ -131,7 +131,7 @@ def main(out: Path) -> None:
         editor = w.edit_profile()
         dialog = w.dialogs["editor"]
         dialog.resize(900, 720)
-        editor.set_cell(3, "target_c", "1250")
+        editor.set_cell(2, "target_c", "1220")  # the second step a little hotter: previewed and checked at once
         pause(app, 0.5)
         dialog.grab().save(str(out / "gui-editor.png"))
         print(f"wrote {out / 'gui-editor.png'}")

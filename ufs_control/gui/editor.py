@@ -105,7 +105,12 @@ def error_row(error: ProfileError) -> int | None:
 class ProfileEditor(QWidget):
     """Edit a profile as a table; every change is validated and previewed at once."""
 
-    def __init__(self, feasibility: Callable[[Plan], list[Finding]], save: Callable[[ProfileEditor], None]) -> None:
+    def __init__(
+        self,
+        feasibility: Callable[[Plan], list[Finding]],
+        save: Callable[[ProfileEditor], None],
+        background: str = "#ffffff",
+    ) -> None:
         super().__init__()
         self.setWindowTitle("Profile editor")
         self.feasibility = feasibility
@@ -147,8 +152,11 @@ class ProfileEditor(QWidget):
         self.preview = pg.PlotWidget()
         self.preview.setLabel("left", "Setpoint", units="°C")
         self.preview.setLabel("bottom", "Profile time", units="s")
+        for side in ("left", "bottom"):
+            self.preview.getPlotItem().getAxis(side).enableAutoSIPrefix(False)
         self.preview_curve = self.preview.plot(pen=pg.mkPen("#fb8c00", width=2))
         self.preview.setMinimumHeight(140)
+        self.preview.setBackground(background)
         lay.addWidget(self.preview, 2)
         self.messages = QLabel()
         self.messages.setWordWrap(True)

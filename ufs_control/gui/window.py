@@ -581,7 +581,7 @@ class MainWindow(QMainWindow):
             dialog = QDialog(self)
             dialog.setWindowTitle("Profile editor")
             lay = QVBoxLayout(dialog)
-            editor = ProfileEditor(self.feasibility, self._save_edited)
+            editor = ProfileEditor(self.feasibility, self._save_edited, self.theme.plot_background)
             lay.addWidget(editor)
             dialog.resize(820, 680)
             dialog.setProperty("editor", editor)
@@ -707,14 +707,16 @@ class MainWindow(QMainWindow):
             if new:
                 self._last_sample_mono = _mono()
         idle = self.idle
-        if idle is not None and view.state not in RUN_ACTIVE and not view.active:
+        # Once the run has left PREFLIGHT/RUNNING its guardian has released the supply and the loop is done
+        # with the pyrometer (the thread may still be writing the records): the readings may start.
+        if idle is not None and view.state not in RUN_ACTIVE:
             if not idle.running and not self._closing:
                 idle.start()
             count, readings, idle_full = idle.read_since(self._seen_idle)
             if readings or idle_full:
                 self._seen_idle = count
-                if view.last_result is not None and self.live.arrays:
-                    end_t = float(self.live.arrays["t_s"][-1]) if len(self.live.arrays["t_s"]) else 0.0
+                if self.live.arrays and len(self.live.arrays["t_s"]):
+                    end_t = float(self.live.arrays["t_s"][-1])
                     self.live.ingest_idle(readings, view.t0, end_t, idle_full)
                     self.live.redraw()
                 changed = changed or bool(readings)
@@ -791,6 +793,9 @@ class MainWindow(QMainWindow):
             status.segment_line.setText(ended)
             status.end_line.setText(f"{result.profile_name}: {result.reason}")
             status.progress.setValue(1000 if result.outcome.value == "finished" else status.progress.value())
+        elif view.active:
+            status.segment_line.setText(f"run {view.state.value}: writing its records")
+            status.end_line.setText("")
         else:
             status.segment_line.setText("no run yet")
             status.end_line.setText("")
