@@ -73,10 +73,13 @@ def test_1_after_a_trip_the_status_shows_the_felt_cooling_not_the_last_reading(q
     window.acknowledge()  # and after an acknowledgement the readings go on
     count = window.idle.read_since(0)[0]
     qtbot.waitUntil(lambda: window.idle.read_since(0)[0] > count + 1, timeout=10_000)
-    window.refresh()
-    latest = window.idle.latest().pyrometer
-    shown = temperature_text(latest.status.value, latest.celsius, window.rig.pyrometer.range_c).partition(" (")[0]
-    assert window.values["temperature"].text() == shown != at_trip
+
+    def shows_the_latest() -> None:
+        latest = window.idle.latest().pyrometer
+        shown = temperature_text(latest.status.value, latest.celsius, window.rig.pyrometer.range_c).partition(" (")[0]
+        assert window.values["temperature"].text() == shown != at_trip
+
+    qtbot.waitUntil(shows_the_latest, timeout=10_000)
 
 
 # 2 -------------------------------------------------------------------------------------------------------

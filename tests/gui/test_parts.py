@@ -210,8 +210,7 @@ def test_between_runs_the_supply_is_only_queried_and_the_readings_stop_for_a_run
     window.refresh()
     qtbot.waitUntil(lambda: window.idle.latest() is not None and window.idle.latest().meters is not None, timeout=5_000)
     assert writes == []
-    window.refresh()
-    assert "Output OFF — confirmed at" in window.status.output_label.text()
+    qtbot.waitUntil(lambda: "Output OFF — confirmed at" in window.status.output_label.text(), timeout=5_000)
     monkeypatch.undo()
     window.load_profile(LLZO)
     assert window.start()

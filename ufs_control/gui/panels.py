@@ -250,6 +250,7 @@ class StatusPanel(QFrame):
         grid.addWidget(self.state_label, 0, 0, 1, 4)
         self.values: dict[str, QLabel] = {}
         self.captions: dict[str, QLabel] = {}
+        self._colours: dict[str, str] = {}
         for row, (key, caption) in enumerate((("temperature", "Temperature"), ("setpoint", "Setpoint")), start=1):
             cap = QLabel(caption)
             value = FitLabel(BIG_PX)
@@ -306,12 +307,16 @@ class StatusPanel(QFrame):
             self.values[key].setText(text)
         colour = theme.muted_text if stale else theme.text
         for key in texts:
-            self.values[key].setStyleSheet(f"color:{colour};")
+            if self._colours.get(key) != colour:  # a style change re-polishes the widget: only on a change
+                self._colours[key] = colour
+                self.values[key].setStyleSheet(f"color:{colour};")
 
     def show_output(self, text: str, level: str) -> None:
         colour = {"off": "#2e7d32", "on": "#c62828", "unknown": "#ef6c00"}[level]
         self.output_label.setText(text)
-        self.output_label.setStyleSheet(f"color:{colour};")
+        if self._colours.get("output") != colour:
+            self._colours["output"] = colour
+            self.output_label.setStyleSheet(f"color:{colour};")
 
 
 class InterlockPanel(QGroupBox):

@@ -79,6 +79,8 @@ from ufs_control.runner.report import read_run_record
 from ufs_control.runner.view import RunnerView
 
 REFRESH_MS = 40  # 25 frames per second
+STATUS_EVERY_FRAMES = 4  # the status numbers at most ~6 times a second
+STATUS_AT_LEAST_FRAMES = 25  # and at least once a second
 DialogT = TypeVar("DialogT", bound=QDialog)
 
 
@@ -118,7 +120,7 @@ class MainWindow(QMainWindow):
         self._shown_result: RunResult | None = None
         self._shown_latch: tuple[Any, RunState | None] | None = ("", None)
         self._last_sample_mono: float = 0.0
-        self._status_due = 0
+        self._since_status = STATUS_AT_LEAST_FRAMES
         self.theme: Theme = LIGHT
         self.frames = 0
         self.dialogs: dict[str, QDialog] = {}
@@ -438,7 +440,7 @@ class MainWindow(QMainWindow):
         apply_palette(self.theme)
         self.live.apply_theme(self.theme)
         self.history_panel.apply_theme(self.theme)
-        self._status_due = 0
+        self._since_status = STATUS_AT_LEAST_FRAMES
 
     # --- connection -----------------------------------------------------------------------------
 
@@ -720,23 +722,27 @@ class MainWindow(QMainWindow):
                     self.live.ingest_idle(readings, view.t0, end_t, idle_full)
                     self.live.redraw()
                 changed = changed or bool(readings)
+        force = False
         if view.state is not self._seen_state:
             self._seen_state = view.state
             self._update_controls()
             self._word_close_question()
             self.status.show_state(view.state)
-            changed = True
+            force = True
         self._show_interlocks(view)
         result = view.last_result
         if result is not None and result is not self._shown_result and view.state not in RUN_ACTIVE:
             self._shown_result = result
             self._show_result(result, view)
             self.run_finished.emit(result)
-            changed = True
-        self._status_due -= 1
-        if changed or self._status_due <= 0:
+            force = True
+        # The numbers at most ~6 times a second (enough to read, and cheap for the loop's thread), a new
+        # state or result at once, and at least once a second so that staleness shows when nothing arrives.
+        self._since_status += 1
+        due = changed and self._since_status >= STATUS_EVERY_FRAMES
+        if due or force or self._since_status >= STATUS_AT_LEAST_FRAMES:
             self._show_status(view)
-            self._status_due = 25  # at least once a second: staleness shows even when nothing arrives
+            self._since_status = 0
         self.frames += 1
         if self._closing and not runner.active:  # asked to close during the run, which has now ended
             self.close()
