@@ -53,6 +53,8 @@ def _px_font(px: int, bold: bool = True) -> QFont:
 class ElidedLabel(QLabel):
     """A one-line label that never widens its layout: text too long for it ends in "…", whole in the tooltip."""
 
+    tip_whole_text = True
+
     def __init__(self, text: str = "") -> None:
         super().__init__()
         self._full = ""
@@ -62,7 +64,6 @@ class ElidedLabel(QLabel):
 
     def setText(self, text: str) -> None:
         self._full = text
-        self.setToolTip(text if text else "")
         self._elide()
 
     def text(self) -> str:
@@ -71,7 +72,11 @@ class ElidedLabel(QLabel):
 
     def _elide(self) -> None:
         width = max(self.width(), 20)
-        super().setText(QFontMetrics(self.font()).elidedText(self._full, Qt.TextElideMode.ElideRight, width))
+        shown = QFontMetrics(self.font()).elidedText(self._full, Qt.TextElideMode.ElideRight, width)
+        super().setText(shown)
+        tip = self._full if shown != self._full else ""  # the whole text, where it had to be cut
+        if self.tip_whole_text and tip != self.toolTip():
+            self.setToolTip(tip)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
@@ -134,6 +139,7 @@ def wrapping_label(text: str = "") -> QLabel:
 class Lamp(ElidedLabel):
     """A small status lamp with a caption (elided, whole in the tooltip)."""
 
+    tip_whole_text = False  # the tooltip says the caption and the state
     COLOURS: ClassVar[dict[str, str]] = {"ok": "#43a047", "tripped": "#e53935", "idle": "#9e9e9e"}
 
     def __init__(self, caption: str) -> None:
@@ -264,7 +270,7 @@ class StatusPanel(QFrame):
         grid.addWidget(self.segment_line, 3, 0, 1, 4)
         grid.addWidget(self.end_line, 4, 0, 1, 4)
         self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
+        self.progress.setRange(0, 200)
         self.progress.setTextVisible(False)
         self.progress.setMaximumHeight(8)
         grid.addWidget(self.progress, 5, 0, 1, 4)
@@ -279,7 +285,8 @@ class StatusPanel(QFrame):
         for i, (key, caption) in enumerate(small):
             r, c = 6 + i // 2, (i % 2) * 2
             cap = QLabel(caption)
-            small_value = ElidedLabel("—")
+            small_value = QLabel("—")  # short numbers: a plain label (cheaper to update), never widening
+            small_value.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             small_value.setFont(_px_font(15))
             self.values[key], self.captions[key] = small_value, cap
             grid.addWidget(cap, r, c)

@@ -779,11 +779,15 @@ class MainWindow(QMainWindow):
             segment, end = progress_text(laid, s.profile_t_s, s.segment_index)
             self.status.segment_line.setText(segment)
             self.status.end_line.setText(f"{end} · run time {duration_text(s.t_s)}")
-            self.status.progress.setValue(int(1000 * min(max(s.profile_t_s / laid.duration_s, 0.0), 1.0)))
+            self._set_progress(int(200 * min(max(s.profile_t_s / laid.duration_s, 0.0), 1.0)))
         self.status.show_output("Output ON — the run is heating" if s.power_w > 0 else "Output on, 0 W", "on")
         self.status.stamp_label.setText(
             f"STALE: no reading for {_mono() - self._last_sample_mono:.0f} s" if stale else "live"
         )
+
+    def _set_progress(self, value: int) -> None:
+        if self.status.progress.value() != value:  # a repaint of the bar only when it moves
+            self.status.progress.setValue(value)
 
     def _loop_rate(self) -> str:
         t = self.live.arrays.get("t_s")
@@ -798,7 +802,8 @@ class MainWindow(QMainWindow):
             ended = f"last run {result.outcome.value} after {duration_text(result.duration_s)}"
             status.segment_line.setText(ended)
             status.end_line.setText(f"{result.profile_name}: {result.reason}")
-            status.progress.setValue(1000 if result.outcome.value == "finished" else status.progress.value())
+            if result.outcome.value == "finished":
+                self._set_progress(200)
         elif view.active:
             status.segment_line.setText(f"run {view.state.value}: writing its records")
             status.end_line.setText("")
