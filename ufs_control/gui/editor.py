@@ -8,13 +8,11 @@ itself (:func:`parse_profile`), so the editor can never accept what a file would
 from __future__ import annotations
 
 import html
-import math
 import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -35,7 +33,9 @@ from PySide6.QtWidgets import (
 
 from ufs_control.control.feasibility import Finding
 from ufs_control.core.errors import ProfileError
-from ufs_control.core.profile import Cool, Hold, Plan, Power, Profile, Ramp, Step, parse_profile, plan, setpoint_at
+from ufs_control.core.profile import Cool, Hold, Plan, Power, Profile, Ramp, Step, parse_profile, plan
+from ufs_control.gui.format import verdict_lines
+from ufs_control.gui.plot import plan_points
 
 TYPES = ("ramp", "hold", "step", "power", "cool")
 # (column title, TOML key): the keys a segment row may fill; an empty cell is a key left out.
@@ -262,26 +262,14 @@ class ProfileEditor(QWidget):
             self._show_error(f"{where}{exc.message}", error_row(exc))
             return False
         self.profile, self.plan = profile, plan(profile)
-        t = np.linspace(0.0, self.plan.duration_s, 400)
-        y = np.array([v if (v := setpoint_at(self.plan, float(x))[0]) is not None else math.nan for x in t])
-        self.preview_curve.setData(t, y, connect="finite")
+        self.preview_curve.setData(*plan_points(self.plan, 400), connect="finite")
         self.preview.getPlotItem().getViewBox().autoRange(padding=0.03)
-        findings = self.feasibility(self.plan)
-        errors = [f for f in findings if f.level == "error"]
-        lines = [f"duration {self.plan.duration_s:.1f} s, peak {self.plan.peak_c:.0f} °C"]
-        for f in findings:
-            colour = "#c62828" if f.level == "error" else "#ef6c00"
-            lines.append(
-                f"<span style='color:{colour}'>{html.escape(f'{f.level}: segment {f.segment}: {f.message}')}</span>"
-            )
-        lines.append(
-            "<span style='color:#c62828'>infeasible on this rig</span>"
-            if errors
-            else "<span style='color:#2e7d32'>valid, feasible on this rig</span>"
-        )
+        lines, feasible = verdict_lines(self.plan, self.feasibility(self.plan), with_kind=False)
+        if feasible:
+            lines[-1] = lines[-1].replace("feasible on this rig", "valid, feasible on this rig")
         self.messages.setText("<br>".join(lines))
         self.save_button.setEnabled(True)
-        return not errors
+        return feasible
 
     def _show_error(self, text: str, row: int | None) -> None:
         self.error_row = row

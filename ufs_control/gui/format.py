@@ -6,12 +6,14 @@ number; a metric that an ended run could not measure honestly is said to be miss
 
 from __future__ import annotations
 
+import html
 import math
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from ufs_control.control.feasibility import Finding
 from ufs_control.core.interlocks import LABELS, Trip
 from ufs_control.core.profile import Plan
 from ufs_control.runner.metrics import METRIC_LABELS
@@ -173,6 +175,23 @@ def card_rows(
             text = _value_text(key, float(value), unit, metrics)
         rows.append(CardRow(key, label, text, note))
     return rows
+
+
+def verdict_lines(laid: Plan, findings: Sequence[Finding], with_kind: bool = True) -> tuple[list[str], bool]:
+    """A plan's duration and peak, each feasibility finding, and the verdict, as HTML lines; and whether the
+    plan is feasible (no finding of level "error")."""
+    errors = [f for f in findings if f.level == "error"]
+    lines = [f"duration {laid.duration_s:.1f} s, peak {laid.peak_c:.0f} °C"]
+    for f in findings:
+        colour = "#c62828" if f.level == "error" else "#ef6c00"
+        where = f"segment {f.segment} ({f.kind})" if with_kind else f"segment {f.segment}"
+        lines.append(f"<span style='color:{colour}'>{html.escape(f'{f.level}: {where}: {f.message}')}</span>")
+    lines.append(
+        "<span style='color:#c62828'>infeasible on this rig</span>"
+        if errors
+        else "<span style='color:#2e7d32'>feasible on this rig</span>"
+    )
+    return lines, not errors
 
 
 def next_sample_id(text: str) -> str:

@@ -47,6 +47,13 @@ class PlotArea(pg.GraphicsLayoutWidget):  # type: ignore[misc]  # pyqtgraph ship
         self.prepare()
 
 
+def plan_points(laid: Plan, n: int = 600, offset_s: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` points of the planned setpoint (time shifted by ``offset_s``); NaN where the output is off."""
+    t = np.linspace(0.0, laid.duration_s, n)
+    y = np.array([v if (v := setpoint_at(laid, float(x))[0]) is not None else np.nan for x in t])
+    return t + offset_s, y
+
+
 def _empty() -> dict[str, np.ndarray]:
     return {}
 
@@ -242,9 +249,7 @@ class LivePlot(QWidget):
         """The planned setpoint curve (time shifted by ``offset_s``); NaN where the output is off."""
         if self.plan is None:
             return np.array([]), np.array([])
-        t = np.linspace(0.0, self.plan.duration_s, n)
-        y = np.array([v if (v := setpoint_at(self.plan, float(x))[0]) is not None else np.nan for x in t])
-        return t + offset_s, y
+        return plan_points(self.plan, n, offset_s)
 
     def _draw_plan(self, offset_s: float) -> None:
         t, y = self.planned_points(offset_s)

@@ -67,6 +67,7 @@ from ufs_control.gui.format import (
     pyrometer_words,
     temperature_text,
     trip_text,
+    verdict_lines,
 )
 from ufs_control.gui.history import HistoryPanel, PastRun
 from ufs_control.gui.panels import ElidedLabel, InterlockPanel, RunPanel, StatusPanel, TripBanner, wrapping_label
@@ -542,22 +543,13 @@ class MainWindow(QMainWindow):
         self.profile_label.setText(profile.name)
         self._fill_segments(self.plan)
         findings = self.feasibility(self.plan)
-        lines = [f"<b>{html.escape(profile.description or profile.name)}</b>"]
-        lines.append(f"duration {self.plan.duration_s:.1f} s, peak {self.plan.peak_c:.0f} °C")
+        verdict, feasible = verdict_lines(self.plan, findings)
+        lines = [f"<b>{html.escape(profile.description or profile.name)}</b>", *verdict]
         errors = [f for f in findings if f.level == "error"]
-        for f in findings:
-            colour = "#c62828" if f.level == "error" else "#ef6c00"
-            text = html.escape(f"{f.level}: segment {f.segment} ({f.kind}): {f.message}")
-            lines.append(f"<span style='color:{colour}'>{text}</span>")
-        lines.append(
-            "<span style='color:#c62828'>infeasible on this rig</span>"
-            if errors
-            else "<span style='color:#2e7d32'>feasible on this rig</span>"
-        )
         if errors:
             self.segments.selectRow(errors[0].segment - 1)  # jump to the (first) infeasible segment
         self.profile_messages.setText("<br>".join(lines))
-        self._profile_ok = not errors
+        self._profile_ok = feasible
         self._profile_why = "The profile is infeasible on this rig: see the Profile tab"
         self.live.show_plan(self.plan, 0.0)
         self._update_controls()
