@@ -139,6 +139,14 @@ class SimRig:
                 self.contact_power_w,
             )
 
+    def arm_faults(self, faults: list[Fault]) -> None:
+        """Add ``faults`` counted from now instead of from the simulator's start (a window arms them at Start)."""
+        with self.lock:
+            self.sync()
+            offset = self.t - self.t0
+            armed = [Fault(f.name, f.at_s + offset) for f in faults]
+            self._pending_faults = sorted(self._pending_faults + armed, key=lambda f: f.at_s)
+
     def set_temperatures_c(self, felt_c: float, sample_c: float | None = None) -> None:
         """Put the plant at a temperature (tests and steady-state studies)."""
         with self.lock:

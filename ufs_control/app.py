@@ -43,6 +43,7 @@ from ufs_control.runner.actuator import AMBIENT_C
 from ufs_control.runner.engine import Progress, Runner, SupplyOpener, SupplyRequest
 from ufs_control.runner.felt import felt_history, key_of
 from ufs_control.runner.guardian import GuardedSupply, GuardianCore, LocalLink, PipeLink, encode_error, serve
+from ufs_control.runner.idle import MeterReading, SupplyMeters
 from ufs_control.runner.learnstore import Gate, LearningStore, learn_from_run
 from ufs_control.runner.notify import notify, run_summary
 from ufs_control.runner.records import RunResult, Sample, SampleLog, append_jsonl, make_event, mark_interrupted
@@ -523,20 +524,83 @@ def prepare_run(
 
 
 class GuiBackend:
-    """Builds runners for the GUI; keeps the open session so it can be closed."""
+    """Builds runners for the GUI; keeps the open session so it can be closed.
+
+    Injected faults (``--fault NAME@SECONDS``) count from the first Start in the window, not from the
+    window's opening: they are armed by :meth:`arm_faults`, which the window calls when a run starts.
+    """
 
     def __init__(self, runs_dir: Path, speed: float = 1.0, faults: list[Fault] | None = None) -> None:
         self.runs_dir = runs_dir
         self.speed = speed
         self.faults = list(faults or [])
         self.session: RigSession | None = None
+        self._armed = False
 
     def connect(self, rig: RigConfig, simulate: bool) -> Runner:
         self.close()
-        self.session = open_session(
-            rig, simulate=simulate, runs_dir=self.runs_dir, speed=self.speed, faults=self.faults
-        )
+        self.session = open_session(rig, simulate=simulate, runs_dir=self.runs_dir, speed=self.speed)
+        if simulate and self.faults:
+            faults = [dataclasses.asdict(f) for f in self.faults]
+            self.session.runner.provenance.setdefault("simulator", {})["faults"] = faults
+        self._armed = False
         return self.session.runner
+
+    @property
+    def fault_note(self) -> str:
+        """The injected faults in words ("" when there are none or the session is not simulated)."""
+        session = self.session
+        if not self.faults or session is None or session.sim is None:
+            return ""
+        names = ", ".join(f"{f.name} at {f.at_s:g} s" for f in self.faults)
+        if self._armed:
+            return f"injected fault armed: {names} after the first Start"
+        return f"injected fault: {names} after Start (not armed yet)"
+
+    def arm_faults(self) -> None:
+        """Arm the injected faults, counted from now (the first Start); later starts arm nothing."""
+        session = self.session
+        if self._armed or session is None or session.sim is None or not self.faults:
+            return
+        session.sim.rig.arm_faults(self.faults)
+        self._armed = True
+
+    def supply_meters(self) -> SupplyMeters | None:
+        """A read-only look at the present session's supply: meters and output state, queries only."""
+        session = self.session
+        if session is None:
+            return None
+        channels = session.runner.rig.channels
+        if session.sim is not None:
+            rig = session.sim.rig
+
+            def open_psu() -> Cpx400dp:
+                return Cpx400dp(InMemoryResource(rig), name="CPX400DP (simulated)")
+
+        else:
+            resource = session.runner.rig.psu.resource
+            timeout_s = session.runner.rig.psu.timeout_s
+            if not resource:
+                return None
+
+            def open_psu() -> Cpx400dp:
+                return Cpx400dp.open(resource, timeout_s=timeout_s)
+
+        def read() -> MeterReading:
+            psu = open_psu()  # a connection per read: none is held when a run's guardian wants the supply
+            try:
+                volts: list[float] = []
+                amps, on = 0.0, False
+                for ch in channels:
+                    v, i = psu.measure_output(ch)
+                    volts.append(v)
+                    amps += i
+                    on = on or psu.read_output_state(ch)
+                return MeterReading(sum(volts) / len(volts), amps, on)  # as the run's meters: mean V, total A
+            finally:
+                psu.close()
+
+        return read
 
     def identify(self, rig: RigConfig, simulate: bool) -> dict[str, str]:
         if self.session is not None and self.session.simulated == simulate and simulate:

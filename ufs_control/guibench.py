@@ -70,6 +70,14 @@ class _Backend:
     def identify(self, rig: RigConfig, simulate: bool) -> dict[str, str]:
         return {}
 
+    def supply_meters(self) -> None:
+        return None  # the benchmark measures the run, not the readings between runs
+
+    def arm_faults(self) -> None:
+        pass
+
+    fault_note = ""
+
     def close(self) -> None:
         self.session.close()
 

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QSettings
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -55,10 +56,10 @@ def sim_output_on(window: MainWindow) -> bool:
 def make_window(qtbot, tmp_path: Path) -> Iterator[Callable[..., MainWindow]]:  # type: ignore[no-untyped-def]
     windows: list[MainWindow] = []
 
-    def factory(speed: float = 0.0, faults: list[Fault] | None = None) -> MainWindow:
+    def factory(speed: float = 0.0, faults: list[Fault] | None = None, settings: QSettings | None = None) -> MainWindow:
         backend = GuiBackend(tmp_path / "runs", speed=speed, faults=faults)
         backend.runs_dir.mkdir(exist_ok=True)
-        window = MainWindow(backend, RigConfig(), simulate=True)
+        window = MainWindow(backend, RigConfig(), simulate=True, settings=settings)
         qtbot.addWidget(window)
         window.show()
         windows.append(window)
@@ -66,9 +67,11 @@ def make_window(qtbot, tmp_path: Path) -> Iterator[Callable[..., MainWindow]]:  
 
     yield factory
     for window in windows:
+        if window.idle is not None:
+            window.idle.stop()
         if window.runner is not None:
             window.runner.request_abort("test teardown")
             window.runner.join(10.0)
         window.timer.stop()
         window.backend.close()
-    assert not [t for t in threading.enumerate() if t.name == "ufs-runner" and t.is_alive()]
+    assert not [t for t in threading.enumerate() if t.name in ("ufs-runner", "ufs-idle") and t.is_alive()]

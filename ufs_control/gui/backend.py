@@ -9,6 +9,7 @@ from typing import Protocol
 
 from ufs_control.core.rig import RigConfig
 from ufs_control.runner.engine import Runner
+from ufs_control.runner.idle import SupplyMeters
 
 
 class Backend(Protocol):
@@ -22,6 +23,20 @@ class Backend(Protocol):
 
     def identify(self, rig: RigConfig, simulate: bool) -> dict[str, str]:
         """Open the instruments briefly and return their identities by role (raises on failure)."""
+        ...
+
+    def supply_meters(self) -> SupplyMeters | None:
+        """A read-only look at the present connection's supply (queries only), for the readings between runs;
+        None when there is none."""
+        ...
+
+    def arm_faults(self) -> None:
+        """A run is starting: arm the simulator's injected faults, counted from now (no-op on the rig)."""
+        ...
+
+    @property
+    def fault_note(self) -> str:
+        """The injected faults in words, for the banner ("" when none)."""
         ...
 
     def close(self) -> None:

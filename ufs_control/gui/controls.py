@@ -13,7 +13,13 @@ from ufs_control.runner.engine import RunState
 RUN_ACTIVE = (RunState.PREFLIGHT, RunState.RUNNING)
 """The states in which the run may have the output on: Acknowledge is refused, Esc stops from anywhere."""
 
-ESTOP_HINT = "Output off at once, in any state, latched until acknowledged (Esc or Ctrl+E, from any window)"
+ABORT_HINT = (
+    "Controlled end: output off, the run's record kept, nothing latched (the next run may start at once). "
+    "For danger use the EMERGENCY STOP"
+)
+ESTOP_HINT = (
+    "EMERGENCY STOP: output off at once, in any state, latched until acknowledged (Esc or Ctrl+E, from any window)"
+)
 
 
 @dataclass(frozen=True)
@@ -36,9 +42,14 @@ class Controls:
     connect: Control
 
 
-def controls(state: RunState | None, latched: bool, profile_ok: bool) -> Controls:
+def controls(
+    state: RunState | None,
+    latched: bool,
+    profile_ok: bool,
+    profile_why: str = "Open a valid profile that is feasible on this rig",
+) -> Controls:
     """What may be pressed in run ``state`` (None: no instruments connected), with an interlock ``latched``
-    or not and a profile that may run (loaded, valid, feasible) or not.
+    or not and a profile that may run (loaded, valid, feasible) or not (``profile_why`` says why not).
 
     The emergency stop is always enabled, connected or not, running or not.
     """
@@ -46,12 +57,12 @@ def controls(state: RunState | None, latched: bool, profile_ok: bool) -> Control
     return Controls(
         start=_unless(
             "Start the profile",
-            (state is None, "Not connected: see the Connection tab"),
+            (state is None, "Rig not connected: see the Connection tab"),
             (running, "A run is in progress"),
             (latched, "Acknowledge the interlock first"),
-            (not profile_ok, "Open a valid profile that is feasible on this rig"),
+            (not profile_ok, profile_why),
         ),
-        abort=_unless("Controlled end: output off, record kept", (not running, "No run in progress")),
+        abort=_unless(ABORT_HINT, (not running, "No run in progress")),
         emergency_stop=Control(True, ESTOP_HINT),
         acknowledge=_unless(
             "Clear the latched interlock (recorded with the operator's name)",

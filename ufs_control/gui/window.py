@@ -1,27 +1,28 @@
-"""The operator window (PySide6 + pyqtgraph).
+"""The operator window (PySide6 + pyqtgraph), composed of panels that each own one job.
 
-It talks to the runner's public API only: it pulls snapshots from the runner's bounded display buffer on
-a QTimer and sends requests (start, abort, emergency stop, acknowledge) that return at once. The control
-loop keeps its own thread; nothing here waits on it.
+It talks to the runner's public API only: once per frame it takes a frozen view of the runner
+(:meth:`Runner.view`) and the new samples from its bounded display buffer, and it sends requests (start,
+abort, emergency stop, acknowledge) that return at once. The control loop keeps its own thread; nothing
+here waits on it. Between runs an :class:`IdleMonitor` reads the pyrometer and the supply's meters (queries
+only), so the window shows the felt cooling and the output's true state after a run; it is stopped before
+a run starts.
 """
 
 from __future__ import annotations
 
 import gc
 import html
-import json
-import math
+import time
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-import numpy as np
-import pyqtgraph as pg
 import pyqtgraph.exporters
 from pyqtgraph.util.garbage_collector import GarbageCollector
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QColor, QFont
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractItemView,
@@ -30,21 +31,15 @@ from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
     QFormLayout,
-    QGraphicsView,
-    QGridLayout,
-    QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QRadioButton,
-    QSpinBox,
+    QScrollArea,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -53,88 +48,49 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ufs_control.control.feasibility import check
+from ufs_control.control.feasibility import Finding, check
 from ufs_control.control.model import PlantModel
 from ufs_control.core.errors import UfsError
-from ufs_control.core.interlocks import LABELS
-from ufs_control.core.profile import Plan, Profile, load_profile, plan, setpoint_at
+from ufs_control.core.profile import Plan, Profile, load_profile, plan
 from ufs_control.core.rig import RigConfig
 from ufs_control.gui.backend import Backend
+from ufs_control.gui.card import RunCard
 from ufs_control.gui.controls import RUN_ACTIVE, controls
+from ufs_control.gui.editor import ProfileEditor
 from ufs_control.gui.estop import EmergencyStopKeys
+from ufs_control.gui.format import (
+    clock_text,
+    duration_text,
+    next_sample_id,
+    number,
+    progress_text,
+    pyrometer_words,
+    temperature_text,
+    trip_text,
+    verdict_lines,
+)
+from ufs_control.gui.history import HistoryPanel, PastRun
+from ufs_control.gui.panels import ElidedLabel, InterlockPanel, RunPanel, StatusPanel, TripBanner, wrapping_label
+from ufs_control.gui.plot import LivePlot
+from ufs_control.gui.theme import LIGHT, Theme, apply_palette, theme_named
 from ufs_control.runner.engine import Runner, RunState
-from ufs_control.runner.metrics import METRIC_LABELS, compute
-from ufs_control.runner.records import RunResult, Sample, read_samples
+from ufs_control.runner.idle import STALE_S, IdleMonitor, IdleReading
+from ufs_control.runner.records import RunResult, Sample
+from ufs_control.runner.report import read_run_record
+from ufs_control.runner.view import RunnerView
 
 REFRESH_MS = 40  # 25 frames per second
-STATE_COLOURS = {
-    RunState.IDLE: "#546e7a",
-    RunState.PREFLIGHT: "#1565c0",
-    RunState.RUNNING: "#2e7d32",
-    RunState.FINISHED: "#2e7d32",
-    RunState.ABORTED: "#ef6c00",
-    RunState.TRIPPED: "#c62828",
-    RunState.FAILED: "#c62828",
-}
-CARD_KEYS = (
-    "ramp_rate_c_per_s",
-    "ramp_rms_k",
-    "handover_k",
-    "overshoot_k",
-    "settle_s",
-    "hold_max_k",
-    "hold_rms_k",
-    "time_in_band_s",
-    "soak_s",
-    "energy_j",
-    "cooling_s",
-    "peak_c",
-)
-CARD_ROWS = [row for row in METRIC_LABELS if row[0] in CARD_KEYS]
+STATUS_EVERY_FRAMES = 4  # the status numbers at most ~6 times a second
+STATUS_AT_LEAST_FRAMES = 25  # and at least once a second
 DialogT = TypeVar("DialogT", bound=QDialog)
 
 
-def _fmt(value: float | None, digits: int = 1) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "—"
-    return f"{value:.{digits}f}"
-
-
-class Lamp(QLabel):
-    """A small status lamp with a caption."""
-
-    def __init__(self, caption: str) -> None:
-        super().__init__()
-        self.caption = caption
-        self.set_state("ok")
-
-    def set_state(self, state: str) -> None:
-        colour = {"ok": "#43a047", "tripped": "#e53935", "idle": "#9e9e9e"}[state]
-        self.state = state
-        self.setText(f'<span style="color:{colour}; font-size:15px">●</span> {self.caption}')
-
-
-class PlotArea(pg.GraphicsLayoutWidget):  # type: ignore[misc]  # pyqtgraph ships no type stubs
-    """The plot canvas, painted by Qt's C++ ``QGraphicsView.paintEvent`` directly.
-
-    pyqtgraph's Python override of ``paintEvent`` would hold the GIL for the whole scene render (5-14 ms
-    on a slow machine), stalling the control loop's thread for that long. Without it the GIL is taken only
-    inside each item's own paint. :meth:`prepare` does what the override did; the window calls it before
-    every refresh.
-    """
-
-    paintEvent = QGraphicsView.paintEvent
-
-    def prepare(self) -> None:
-        self.scene().prepareForPaint()
-
-    def resizeEvent(self, ev: Any) -> None:
-        super().resizeEvent(ev)
-        self.prepare()
-
-
 class MainWindow(QMainWindow):
-    """The ufs-control operator window."""
+    """The ufs-control operator window.
+
+    ``settings``: where the last profile, operator, sample id, theme and layout are remembered between
+    launches (None: nothing is remembered, as in tests and benchmarks).
+    """
 
     run_finished = Signal(object)
 
@@ -144,29 +100,29 @@ class MainWindow(QMainWindow):
         rig: RigConfig,
         simulate: bool,
         follow_s: float = 60.0,
+        settings: QSettings | None = None,
     ) -> None:
         super().__init__()
         self.backend = backend
         self.rig = rig
         self.simulate = simulate
+        self.settings = settings
         self.runner: Runner | None = None
+        self.idle: IdleMonitor | None = None
         self.profile: Profile | None = None
         self.plan: Plan | None = None
+        self.profile_path: Path | None = None
         self._profile_ok = False
+        self._profile_why = "No profile loaded: open one"
         self._seen_appended = -1
         self._seen_generation = -1
+        self._seen_idle = -1
         self._seen_state: RunState | None = None
         self._shown_result: RunResult | None = None
-        self._markers: list[pg.InfiniteLine] = []
-        self._trip_line: pg.InfiniteLine | None = None
-        self._arrays: dict[str, np.ndarray] = {}
-        self._segments: list[tuple[float, str]] = []
-        self._last_segment: int | None = None
-        self._plan_offset: float | None = None
-        self._drawn_offset: float | None = None
-        self._x_range: tuple[float, float] | None = None
-        self._shown_interlocks: tuple[Any, bool] | None = None
-        self._y_ranges: dict[int, tuple[float, float]] = {}
+        self._shown_latch: tuple[Any, RunState | None] | None = ("", None)
+        self._last_sample_mono: float = 0.0
+        self._since_status = STATUS_AT_LEAST_FRAMES
+        self.theme: Theme = LIGHT
         self.frames = 0
         self.dialogs: dict[str, QDialog] = {}
         self._closing = False
@@ -184,30 +140,36 @@ class MainWindow(QMainWindow):
         self.timer.setInterval(REFRESH_MS)
         self.timer.timeout.connect(self.refresh)
         self.timer.start()
-        self.refresh_history()
+        self.history_panel.refresh()
+        self._restore_settings()
         self._update_controls()
 
     # --- construction ---------------------------------------------------------------------------
 
     def _build(self, follow_s: float) -> None:
-        mode = "SIMULATION" if self.simulate else "RIG"
-        self.setWindowTitle(f"ufs-control — {mode}")
+        self.setWindowTitle(f"ufs-control — {'SIMULATION' if self.simulate else 'RIG'}")
         self.resize(1480, 920)
         root = QWidget()
         outer = QVBoxLayout(root)
-        outer.setContentsMargins(8, 8, 8, 8)
-        self.banner = QLabel()
+        outer.setContentsMargins(6, 6, 6, 6)
+        outer.setSpacing(4)
+        self.banner = ElidedLabel()
         self.banner.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.banner.setObjectName("banner")
-        self._set_banner()
         outer.addWidget(self.banner)
-        split = QSplitter(Qt.Orientation.Horizontal)
-        outer.addWidget(split, 1)
-        split.addWidget(self._build_left(follow_s))
-        split.addWidget(self._build_right())
-        split.setStretchFactor(0, 1)
-        split.setSizes([1060, 400])
+        self.run_panel = RunPanel()
+        self.trip_banner = TripBanner(self.run_panel.mute.isChecked)
+        outer.addWidget(self.trip_banner)
+        self.main_split = QSplitter(Qt.Orientation.Horizontal)
+        outer.addWidget(self.main_split, 1)
+        self.main_split.addWidget(self._build_left(follow_s))
+        self.main_split.addWidget(self._build_right())
+        self.main_split.setStretchFactor(0, 1)
+        self.main_split.setStretchFactor(1, 0)
+        self.main_split.setCollapsible(1, False)
+        self.main_split.setSizes([1060, 420])
         self.setCentralWidget(root)
+        self._set_banner()
         self.estop_keys = EmergencyStopKeys(self, self.emergency_stop, self._busy)
         self.estop_keys.install()
 
@@ -218,76 +180,33 @@ class MainWindow(QMainWindow):
         else:
             text = f"RIG — supply {self.rig.psu.resource}, pyrometer {self.rig.pyrometer.url}"
             style = "background:#263238; color:white;"
+        note = getattr(self.backend, "fault_note", "")
+        if note:
+            text += f" — {note}"
         self.banner.setText(text)
-        self.banner.setStyleSheet(style + "font-size:16px; font-weight:bold; padding:6px; border-radius:4px;")
+        self.banner.setStyleSheet(style + "font-size:16px; font-weight:bold; padding:4px; border-radius:4px;")
 
     def _build_left(self, follow_s: float) -> QWidget:
-        box = QWidget()
-        lay = QVBoxLayout(box)
-        lay.setContentsMargins(0, 0, 0, 0)
-        bar = QHBoxLayout()
-        self.follow = QCheckBox("Follow last")
-        self.follow.setChecked(True)
-        self.follow.toggled.connect(lambda _on: self._redraw() if self._arrays else None)
-        self.follow_seconds = QSpinBox()
-        self.follow_seconds.setRange(5, 3600)
-        self.follow_seconds.setValue(int(follow_s))
-        self.follow_seconds.setSuffix(" s")
-        self.show_resistance = QCheckBox("Felt resistance")
-        self.show_resistance.toggled.connect(self._toggle_resistance)
-        self.export_button = QPushButton("Export PNG…")
-        self.export_button.clicked.connect(self.choose_export)
-        bar.addWidget(self.follow)
-        bar.addWidget(self.follow_seconds)
-        bar.addSpacing(16)
-        bar.addWidget(self.show_resistance)
-        bar.addStretch(1)
-        bar.addWidget(self.export_button)
-        lay.addLayout(bar)
-
-        pg.setConfigOptions(antialias=False, background="w", foreground="#263238")
-        self.plots = PlotArea()
-        self.t_plot = self.plots.addPlot(row=0, col=0)
-        self.t_plot.setLabel("left", "Temperature", units="°C")
-        self.t_plot.addLegend(offset=(10, 10))
-        self.p_plot = self.plots.addPlot(row=1, col=0)
-        self.p_plot.setLabel("left", "Power", units="W")
-        self.p_plot.addLegend(offset=(10, 5))
-        self.p_plot.setXLink(self.t_plot)
-        self.e_plot = self.plots.addPlot(row=2, col=0)
-        self.e_plot.setLabel("left", "V, A, Ω")
-        self.e_plot.setLabel("bottom", "Time", units="s")
-        self.e_legend = self.e_plot.addLegend(offset=(10, 5), colCount=3)
-        self.e_plot.setXLink(self.t_plot)
-        self.plots.ci.layout.setRowStretchFactor(0, 5)
-        self.plots.ci.layout.setRowStretchFactor(1, 2)
-        self.plots.ci.layout.setRowStretchFactor(2, 2)
-        for plot in (self.t_plot, self.p_plot, self.e_plot):
-            for side in ("left", "bottom"):
-                plot.getAxis(side).enableAutoSIPrefix(False)
-            # Ranges are set by _fit_ranges (paged, with hysteresis), so the axes are not re-rendered and
-            # the auto-range is not recomputed on every frame.
-            plot.disableAutoRange()
-        for plot in (self.t_plot, self.p_plot):
-            plot.hideAxis("bottom")  # the time axis is drawn once, under the last plot
-        self.planned_curve = self.t_plot.plot(pen=pg.mkPen("#b0bec5", width=6), name="planned")
-        self.overlay_curve = self.t_plot.plot(pen=pg.mkPen("#7e57c2", width=1.5, style=Qt.PenStyle.DashLine))
-        self.setpoint_curve = self.t_plot.plot(pen=pg.mkPen("#fb8c00", width=2), name="setpoint")
-        self.temp_curve = self.t_plot.plot(pen=pg.mkPen("#d32f2f", width=2), name="temperature")
-        self.power_curve = self.p_plot.plot(pen=pg.mkPen("#1565c0", width=2), name="power command")
-        self.volt_curve = self.e_plot.plot(pen=pg.mkPen("#2e7d32", width=1.5), name="voltage V")
-        self.curr_curve = self.e_plot.plot(pen=pg.mkPen("#6a1b9a", width=1.5), name="current A")
-        self.res_curve = self.e_plot.plot(pen=pg.mkPen("#795548", width=1.5))
-        self.res_curve.setVisible(False)
-        lay.addWidget(self.plots, 3)
-
+        self.left_split = QSplitter(Qt.Orientation.Vertical)
+        self.live = LivePlot(self.theme, follow_s)
+        self.live.export_button.clicked.connect(lambda _c=False: self.choose_export())
+        self.dark = QCheckBox("Dark theme")
+        self.dark.toggled.connect(self.set_dark)
+        self.live.bar.insertWidget(self.live.bar.count() - 1, self.dark)
+        self.left_split.addWidget(self.live)
         self.tabs = QTabWidget()
-        self.tabs.addTab(self._build_profile_tab(), "Profile")
-        self.tabs.addTab(self._build_card_tab(), "Run card")
-        self.tabs.addTab(self._build_history_tab(), "History")
+        self.profile_tab = self._build_profile_tab()
+        self.card = RunCard()
+        self.history_panel = HistoryPanel(self.backend.runs_dir, self.theme, self._past_run_opened)
+        self.tabs.addTab(self.profile_tab, "Profile")
+        self.tabs.addTab(self.card, "Run card")
+        self.tabs.addTab(self.history_panel, "History")
         self.tabs.addTab(self._build_connection_tab(), "Connection")
-        lay.addWidget(self.tabs, 1)
-        return box
+        self.left_split.addWidget(self.tabs)
+        self.left_split.setStretchFactor(0, 3)
+        self.left_split.setStretchFactor(1, 1)
+        self.left_split.setSizes([620, 260])
+        return self.left_split
 
     def _build_profile_tab(self) -> QWidget:
         w = QWidget()
@@ -297,48 +216,15 @@ class MainWindow(QMainWindow):
         self.segments.verticalHeader().setVisible(False)
         self.segments.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.segments.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.segments.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         lay.addWidget(self.segments, 3)
-        self.profile_messages = QLabel("Open a profile (TOML) to see its segments and planned curve.")
-        self.profile_messages.setWordWrap(True)
+        self.profile_messages = wrapping_label("Open a profile (TOML) to see its segments and planned curve.")
         self.profile_messages.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.profile_messages.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        lay.addWidget(self.profile_messages, 2)
-        return w
-
-    def _build_card_tab(self) -> QWidget:
-        w = QWidget()
-        grid = QGridLayout(w)
-        self.card_title = QLabel("No run yet.")
-        self.card_title.setStyleSheet("font-weight:bold;")
-        grid.addWidget(self.card_title, 0, 0, 1, 6)
-        self.card_values: dict[str, QLabel] = {}
-        for i, (key, label, unit) in enumerate(CARD_ROWS):
-            r, c = 1 + i % 4, (i // 4) * 2
-            grid.addWidget(QLabel(label), r, c)
-            value = QLabel("—")
-            value.setStyleSheet("font-weight:bold;")
-            value.setToolTip(unit)
-            self.card_values[key] = value
-            grid.addWidget(value, r, c + 1)
-        return w
-
-    def _build_history_tab(self) -> QWidget:
-        w = QWidget()
-        lay = QHBoxLayout(w)
-        self.history = QListWidget()
-        self.history.itemDoubleClicked.connect(lambda _item: self.open_past_run())
-        lay.addWidget(self.history, 3)
-        buttons = QVBoxLayout()
-        self.open_run_button = QPushButton("Open run")
-        self.open_run_button.clicked.connect(self.open_past_run)
-        refresh = QPushButton("Refresh")
-        refresh.clicked.connect(self.refresh_history)
-        clear = QPushButton("Clear overlay")
-        clear.clicked.connect(self.clear_overlay)
-        for b in (self.open_run_button, refresh, clear):
-            buttons.addWidget(b)
-        buttons.addStretch(1)
-        lay.addLayout(buttons, 1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.profile_messages)
+        lay.addWidget(scroll, 2)
         return w
 
     def _build_connection_tab(self) -> QWidget:
@@ -364,115 +250,198 @@ class MainWindow(QMainWindow):
         form.addRow("Pyrometer codec", self.codec_combo)
         row = QHBoxLayout()
         self.test_button = QPushButton("Test")
-        self.test_button.clicked.connect(self.test_connection)
+        self.test_button.clicked.connect(lambda _c=False: self.test_connection())
         self.apply_button = QPushButton("Connect")
-        self.apply_button.clicked.connect(self.apply_connection)
+        self.apply_button.clicked.connect(lambda _c=False: self.apply_connection())
         row.addWidget(self.test_button)
         row.addWidget(self.apply_button)
         row.addStretch(1)
         form.addRow("", row)
-        self.identity_label = QLabel("")
-        self.identity_label.setWordWrap(True)
+        self.identity_label = wrapping_label("")
         self.identity_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         form.addRow("Identities", self.identity_label)
         return w
 
     def _build_right(self) -> QWidget:
         box = QWidget()
-        box.setMinimumWidth(360)
+        box.setMinimumWidth(340)
         lay = QVBoxLayout(box)
         lay.setContentsMargins(0, 0, 0, 0)
-
-        run = QGroupBox("Run")
-        form = QFormLayout(run)
-        prow = QHBoxLayout()
-        self.profile_label = QLabel("no profile")
-        self.profile_label.setStyleSheet("font-weight:bold;")
-        self.open_button = QPushButton("Open…")
-        self.open_button.clicked.connect(self.choose_profile)
-        prow.addWidget(self.profile_label, 1)
-        prow.addWidget(self.open_button)
-        form.addRow("Profile", prow)
-        self.operator_edit = QLineEdit()
-        self.sample_edit = QLineEdit()
-        form.addRow("Operator", self.operator_edit)
-        form.addRow("Sample id", self.sample_edit)
-        buttons = QHBoxLayout()
-        self.start_button = QPushButton("Start")
-        self.start_button.setMinimumHeight(36)
-        self.start_button.setStyleSheet("font-size:14px; font-weight:bold;")
-        self.start_button.clicked.connect(self.start)
-        self.abort_button = QPushButton("Abort")
-        self.abort_button.setMinimumHeight(36)
-        self.abort_button.setStyleSheet("font-size:14px;")
-        self.abort_button.clicked.connect(self.abort)
-        buttons.addWidget(self.start_button)
-        buttons.addWidget(self.abort_button)
-        form.addRow(buttons)
-        self.estop_button = QPushButton("EMERGENCY STOP")
-        self.estop_button.setMinimumHeight(64)
-        self.estop_button.setStyleSheet(
-            "QPushButton { background:#c62828; color:white; font-size:20px; font-weight:bold; border-radius:6px; }"
-            "QPushButton:pressed { background:#8e0000; }"
-        )
-        self.estop_button.clicked.connect(self.emergency_stop)
-        form.addRow(self.estop_button)
-        lay.addWidget(run)
-
-        status = QGroupBox("Status")
-        grid = QGridLayout(status)
-        self.state_label = QLabel("IDLE")
-        self.state_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        grid.addWidget(self.state_label, 0, 0, 1, 4)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setTextVisible(False)
-        grid.addWidget(self.progress, 1, 0, 1, 4)
-        self.values: dict[str, QLabel] = {}
-        rows = [
-            ("segment", "Segment"),
-            ("time", "Elapsed / left"),
-            ("temperature", "Temperature"),
-            ("setpoint", "Setpoint"),
-            ("power", "Power"),
-            ("resistance", "Resistance"),
-            ("pyrometer", "Pyrometer"),
-            ("loop", "Loop rate"),
-        ]
-        big = QFont()
-        big.setPointSize(13)
-        big.setBold(True)
-        for i, (key, caption) in enumerate(rows):
-            r, c = 2 + i // 2, (i % 2) * 2
-            grid.addWidget(QLabel(caption), r, c)
-            value = QLabel("—")
-            if key in ("temperature", "setpoint", "power"):
-                value.setFont(big)
-            self.values[key] = value
-            grid.addWidget(value, r, c + 1)
-        lay.addWidget(status)
-
-        locks = QGroupBox("Interlocks")
-        lgrid = QGridLayout(locks)
-        self.lamps: dict[str, Lamp] = {}
-        for i, (name, caption) in enumerate(LABELS.items()):
-            lamp = Lamp(caption)
-            self.lamps[name] = lamp
-            lgrid.addWidget(lamp, i // 2, i % 2)
-        n = (len(LABELS) + 1) // 2
-        self.trip_label = QLabel("No interlock tripped.")
-        self.trip_label.setWordWrap(True)
-        lgrid.addWidget(self.trip_label, n, 0, 1, 2)
-        self.ack_button = QPushButton("Acknowledge")
-        self.ack_button.clicked.connect(self.acknowledge)
-        lgrid.addWidget(self.ack_button, n + 1, 0, 1, 2)
-        self.ack_hint = QLabel()  # why Acknowledge cannot be pressed, in words
-        self.ack_hint.setWordWrap(True)
-        self.ack_hint.setStyleSheet("color:#607d8b;")
-        lgrid.addWidget(self.ack_hint, n + 2, 0, 1, 2)
-        lay.addWidget(locks)
-        lay.addStretch(1)
+        rp = self.run_panel
+        rp.estop_button.clicked.connect(lambda _c=False: self.emergency_stop())
+        rp.start_button.clicked.connect(lambda _c=False: self.start())
+        rp.abort_button.clicked.connect(lambda _c=False: self.abort())
+        rp.open_button.clicked.connect(lambda _c=False: self.choose_profile())
+        rp.edit_button.clicked.connect(lambda _c=False: self.edit_profile())
+        lay.addWidget(rp)
+        self.status = StatusPanel()
+        lay.addWidget(self.status)
+        # What is below scrolls, so a small screen never pushes the window beyond it.
+        rest = QWidget()
+        rest_lay = QVBoxLayout(rest)
+        rest_lay.setContentsMargins(0, 0, 0, 0)
+        rest_lay.addWidget(rp.inputs)
+        self.interlocks = InterlockPanel()
+        self.interlocks.ack_button.clicked.connect(lambda _c=False: self.acknowledge())
+        rest_lay.addWidget(self.interlocks)
+        rest_lay.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(rest)
+        scroll.setMinimumHeight(60)
+        lay.addWidget(scroll, 1)
         return box
+
+    # --- the parts' widgets under the names the tests and tools use ------------------------------
+
+    @property
+    def plots(self) -> Any:
+        return self.live.plots
+
+    @property
+    def t_plot(self) -> Any:
+        return self.live.t_plot
+
+    @property
+    def open_run_button(self) -> QPushButton:
+        return self.history_panel.open_run_button
+
+    @property
+    def follow(self) -> QCheckBox:
+        return self.live.follow
+
+    @property
+    def show_resistance(self) -> QCheckBox:
+        return self.live.show_resistance
+
+    @property
+    def export_button(self) -> QPushButton:
+        return self.live.export_button
+
+    @property
+    def temp_curve(self) -> Any:
+        return self.live.temp_curve
+
+    @property
+    def planned_curve(self) -> Any:
+        return self.live.planned_curve
+
+    @property
+    def res_curve(self) -> Any:
+        return self.live.res_curve
+
+    @property
+    def overlay_curve(self) -> Any:
+        return self.history_panel.last_curve
+
+    @property
+    def history(self) -> Any:
+        return self.history_panel.table
+
+    @property
+    def start_button(self) -> QPushButton:
+        return self.run_panel.start_button
+
+    @property
+    def abort_button(self) -> QPushButton:
+        return self.run_panel.abort_button
+
+    @property
+    def estop_button(self) -> QPushButton:
+        return self.run_panel.estop_button
+
+    @property
+    def open_button(self) -> QPushButton:
+        return self.run_panel.open_button
+
+    @property
+    def profile_label(self) -> ElidedLabel:
+        return self.run_panel.profile_label
+
+    @property
+    def operator_edit(self) -> QLineEdit:
+        return self.run_panel.operator_edit
+
+    @property
+    def sample_edit(self) -> QLineEdit:
+        return self.run_panel.sample_edit
+
+    @property
+    def state_label(self) -> QLabel:
+        return self.status.state_label
+
+    @property
+    def values(self) -> dict[str, QLabel]:
+        return self.status.values
+
+    @property
+    def lamps(self) -> dict[str, Any]:
+        return self.interlocks.lamps
+
+    @property
+    def trip_label(self) -> QLabel:
+        return self.interlocks.trip_label
+
+    @property
+    def ack_button(self) -> QPushButton:
+        return self.interlocks.ack_button
+
+    @property
+    def ack_hint(self) -> QLabel:
+        return self.interlocks.ack_hint
+
+    @property
+    def card_title(self) -> ElidedLabel:
+        return self.card.title
+
+    @property
+    def card_values(self) -> dict[str, QLabel]:
+        return self.card.values
+
+    # --- settings -------------------------------------------------------------------------------
+
+    def _restore_settings(self) -> None:
+        s = self.settings
+        if s is None:
+            return
+        self.operator_edit.setText(str(s.value("operator", "")))
+        self.sample_edit.setText(str(s.value("sample_id", "")))
+        self.run_panel.mute.setChecked(str(s.value("mute", "false")) == "true")
+        self.dark.setChecked(str(s.value("theme", "light")) == "dark")
+        for key, splitter in (("split/main", self.main_split), ("split/left", self.left_split)):
+            state = s.value(key)
+            if isinstance(state, QByteArray):
+                splitter.restoreState(state)
+        geometry = s.value("geometry")
+        if isinstance(geometry, QByteArray):
+            self.restoreGeometry(geometry)
+        last = str(s.value("profile", ""))
+        if last and Path(last).is_file() and self.profile is None:
+            self.load_profile(Path(last))
+
+    def save_settings(self) -> None:
+        s = self.settings
+        if s is None:
+            return
+        s.setValue("operator", self.operator_edit.text())
+        s.setValue("sample_id", self.sample_edit.text())
+        s.setValue("mute", "true" if self.run_panel.mute.isChecked() else "false")
+        s.setValue("theme", self.theme.name)
+        s.setValue("split/main", self.main_split.saveState())
+        s.setValue("split/left", self.left_split.saveState())
+        s.setValue("geometry", self.saveGeometry())
+        if self.profile_path is not None:
+            s.setValue("profile", str(self.profile_path.resolve()))
+        s.sync()
+
+    def set_dark(self, on: bool) -> None:
+        """Switch between the light and the dark theme (remembered)."""
+        self.theme = theme_named("dark" if on else "light")
+        apply_palette(self.theme)
+        self.live.apply_theme(self.theme)
+        self.history_panel.apply_theme(self.theme)
+        self._since_status = STATUS_AT_LEAST_FRAMES
 
     # --- connection -----------------------------------------------------------------------------
 
@@ -490,11 +459,28 @@ class MainWindow(QMainWindow):
         return rig, simulate
 
     def _connect_backend(self) -> None:
+        self._stop_idle()
         try:
             self.runner = self.backend.connect(self.rig, self.simulate)
         except UfsError as exc:
             self.runner = None
+            self.idle = None
             self.identity_label.setText(f"not connected: {exc}")
+            return
+        runner = self.runner
+        meters = getattr(self.backend, "supply_meters", lambda: None)()
+        self.idle = IdleMonitor(
+            runner.pyrometer,
+            meters,
+            runner.clock,
+            supply_busy=lambda: runner.idle_off is not None and runner.idle_off.is_alive(),
+        )
+        self._seen_idle = -1
+        self._set_banner()
+
+    def _stop_idle(self) -> None:
+        if self.idle is not None:
+            self.idle.stop()
 
     def apply_connection(self) -> None:
         """Connect with the settings in the Connection tab (refused during a run)."""
@@ -502,18 +488,19 @@ class MainWindow(QMainWindow):
             self.notice("Run in progress", "End the run before changing the connection.")
             return
         self.rig, self.simulate = self._settings()
-        self._set_banner()
         self.setWindowTitle(f"ufs-control — {'SIMULATION' if self.simulate else 'RIG'}")
         self._connect_backend()
+        self._set_banner()
         self._update_controls()
 
     def test_connection(self) -> dict[str, str]:
         """Identify both instruments with the settings in the Connection tab; show the result."""
         rig, simulate = self._settings()
+        self._stop_idle()  # the idle readings use the same instruments: they start again on the next frame
         try:
             ids = self.backend.identify(rig, simulate)
         except Exception as exc:  # the operator sees why, in one line
-            self.identity_label.setText(f"<span style='color:#c62828'>failed: {exc}</span>")
+            self.identity_label.setText(f"<span style='color:#c62828'>failed: {html.escape(str(exc))}</span>")
             return {}
         self.identity_label.setText(f"supply: {ids.get('psu', '?')}<br>pyrometer: {ids.get('pyrometer', '?')}")
         return ids
@@ -532,39 +519,42 @@ class MainWindow(QMainWindow):
             return
         self.load_profile(path)
 
+    def feasibility(self, laid: Plan) -> list[Finding]:
+        return check(laid, self.rig, PlantModel(self.rig.model, self.rig.wiring))
+
     def load_profile(self, path: Path) -> bool:
-        """Load, validate and preview a profile; return True when it can be run."""
+        """Load, validate and preview a profile (the planned curve with the axes fitted); the Profile tab comes
+        to the front with the verdict, and an error's segment is selected. True when it can be run."""
+        self.tabs.setCurrentWidget(self.profile_tab)
+        self.profile_path = Path(path)
         try:
             profile = load_profile(path)
         except UfsError as exc:
             self.profile, self.plan, self._profile_ok = None, None, False
-            self.profile_label.setText(path.name)
+            self._profile_why = "The profile has errors: see the Profile tab"
+            self.profile_label.setText(Path(path).name)
             self.profile_messages.setText(f"<span style='color:#c62828'>error: {html.escape(str(exc))}</span>")
             self.segments.setRowCount(0)
-            self.planned_curve.setData([], [])
+            self.live.show_plan(None)
             self._update_controls()
             return False
         self.profile = profile
         self.plan = plan(profile)
         self.profile_label.setText(profile.name)
         self._fill_segments(self.plan)
-        findings = check(self.plan, self.rig, PlantModel(self.rig.model, self.rig.wiring))
-        lines = [f"<b>{html.escape(profile.description or profile.name)}</b>"]
-        lines.append(f"duration {self.plan.duration_s:.1f} s, peak {self.plan.peak_c:.0f} °C")
+        findings = self.feasibility(self.plan)
+        verdict, feasible = verdict_lines(self.plan, findings)
+        lines = [f"<b>{html.escape(profile.description or profile.name)}</b>", *verdict]
         errors = [f for f in findings if f.level == "error"]
-        for f in findings:
-            colour = "#c62828" if f.level == "error" else "#ef6c00"
-            text = html.escape(f"{f.level}: segment {f.segment} ({f.kind}): {f.message}")
-            lines.append(f"<span style='color:{colour}'>{text}</span>")
-        lines.append(
-            "<span style='color:#c62828'>infeasible on this rig</span>"
-            if errors
-            else "<span style='color:#2e7d32'>feasible on this rig</span>"
-        )
+        if errors:
+            self.segments.selectRow(errors[0].segment - 1)  # jump to the (first) infeasible segment
         self.profile_messages.setText("<br>".join(lines))
-        self._profile_ok = not errors
-        self._draw_plan(0.0)
+        self._profile_ok = feasible
+        self._profile_why = "The profile is infeasible on this rig: see the Profile tab"
+        self.live.show_plan(self.plan, 0.0)
         self._update_controls()
+        if self.settings is not None:
+            self.settings.setValue("profile", str(Path(path).resolve()))
         return self._profile_ok
 
     def _fill_segments(self, laid: Plan) -> None:
@@ -574,31 +564,59 @@ class MainWindow(QMainWindow):
             for col, text in enumerate(cells):
                 self.segments.setItem(row, col, QTableWidgetItem(text))
 
-    def planned_points(self, offset_s: float = 0.0, n: int = 600) -> tuple[np.ndarray, np.ndarray]:
+    def planned_points(self, offset_s: float = 0.0, n: int = 600) -> Any:
         """The planned setpoint curve (time shifted by ``offset_s``); NaN where the output is off."""
-        if self.plan is None:
-            return np.array([]), np.array([])
-        t = np.linspace(0.0, self.plan.duration_s, n)
-        y = np.array([v if (v := setpoint_at(self.plan, float(x))[0]) is not None else np.nan for x in t])
-        return t + offset_s, y
+        return self.live.planned_points(offset_s, n)
 
-    def _draw_plan(self, offset_s: float) -> None:
-        t, y = self.planned_points(offset_s)
-        self.planned_curve.setData(t, y, connect="finite")
+    def edit_profile(self) -> ProfileEditor:
+        """Open the profile editor (non-modal) on the loaded profile."""
+
+        def make() -> QDialog:
+            dialog = QDialog(self)
+            dialog.setWindowTitle("Profile editor")
+            lay = QVBoxLayout(dialog)
+            editor = ProfileEditor(self.feasibility, self._save_edited, self.theme.plot_background)
+            lay.addWidget(editor)
+            dialog.resize(820, 680)
+            dialog.setProperty("editor", editor)
+            self.editor = editor
+            return dialog
+
+        self._dialog("editor", make)
+        self.editor.load(self.profile)
+        return self.editor
+
+    def _save_edited(self, editor: ProfileEditor) -> None:
+        start = str(self.profile_path.parent) if self.profile_path is not None else "profiles"
+        name = f"{editor.name_edit.text().strip() or 'profile'}.toml"
+
+        def chosen(path: Path) -> None:
+            editor.save_to(path)
+            if not self._busy():
+                self.load_profile(path)
+
+        self._dialog(
+            "save-profile", lambda: self._file_chooser("Save profile", start, "Profiles (*.toml)", chosen, name)
+        )
 
     # --- run control ----------------------------------------------------------------------------
 
     def start(self) -> bool:
         """Start the loaded profile (refused while an interlock is latched or a run is going)."""
-        if self.runner is None or self.profile is None or not self._profile_ok:
+        runner = self.runner
+        if runner is None or self.profile is None or not self._profile_ok:
             return False
-        if self.runner.latch.tripped is not None:
+        if runner.latch.tripped is not None:
             return False
-        if self.runner.state in (RunState.FINISHED, RunState.ABORTED, RunState.FAILED):
-            self.runner.reset()
-        started = self.runner.request_start(self.profile, self.operator_edit.text(), self.sample_edit.text())
+        if runner.state in (RunState.FINISHED, RunState.ABORTED, RunState.FAILED):
+            runner.reset()
+        self._stop_idle()  # nothing may compete with the run for the instruments
+        getattr(self.backend, "arm_faults", lambda: None)()
+        started = runner.request_start(self.profile, self.operator_edit.text(), self.sample_edit.text())
         if started:
             self._clear_run_view()
+            self._set_banner()
+            self.save_settings()
         self._update_controls()
         return started
 
@@ -611,7 +629,7 @@ class MainWindow(QMainWindow):
         acknowledged."""
         if self.runner is not None:
             self.runner.emergency_stop()
-            self._show_interlocks(self.runner)  # at once: the lamp and Start follow the latch, idle or not
+            self._show_interlocks(self.runner.view())  # at once: the lamp and Start follow the latch
 
     def acknowledge(self) -> None:
         """Clear the latched interlock in the operator's name (the runner refuses during a run)."""
@@ -622,7 +640,7 @@ class MainWindow(QMainWindow):
             self.runner.acknowledge(by=name)
         else:
             self.runner.acknowledge()  # the runner's own default name
-        self._show_interlocks(self.runner)
+        self._show_interlocks(self.runner.view())
 
     def _busy(self) -> bool:
         return self.runner is not None and self.runner.state in RUN_ACTIVE
@@ -633,6 +651,7 @@ class MainWindow(QMainWindow):
             runner.state if runner is not None else None,
             runner is not None and runner.latch.tripped is not None,
             self._profile_ok,
+            self._profile_why,
         )
         for button, control in (
             (self.start_button, now.start),
@@ -640,35 +659,30 @@ class MainWindow(QMainWindow):
             (self.estop_button, now.emergency_stop),
             (self.ack_button, now.acknowledge),
             (self.open_button, now.open_profile),
+            (self.run_panel.edit_button, now.open_profile),
             (self.apply_button, now.connect),
         ):
             button.setEnabled(control.enabled)
             button.setToolTip(control.hint)
+        self.run_panel.show_start_why(now.start.enabled, now.start.hint)
         self.ack_hint.setText("" if now.acknowledge.enabled else now.acknowledge.hint)
 
     def _clear_run_view(self) -> None:
         self._seen_appended = -1
         self._seen_generation = -1
-        self._arrays = {}
-        self._drawn_offset = None
-        self._x_range = None
-        self._y_ranges = {}
-        for curve in (self.temp_curve, self.setpoint_curve, self.power_curve, self.volt_curve, self.curr_curve):
-            curve.setData([], [])
-        self.res_curve.setData([], [])
-        for line in self._markers:
-            self.t_plot.removeItem(line)
-        self._markers = []
-        if self._trip_line is not None:
-            self.t_plot.removeItem(self._trip_line)
-            self._trip_line = None
+        self.live.clear_run()
+        if self.idle is not None:
+            self.idle.clear()
+        self._seen_idle = -1
+        name = self.profile.name if self.profile is not None else "run"
+        self.card.clear(f"{name}: running — the card fills in when the run ends")
+        self.trip_banner.clear()
+        self._shown_latch = ("", None)
 
     # --- periodic refresh -----------------------------------------------------------------------
 
-    COLUMNS = ("t_s", "temperature_c", "setpoint_c", "power_w", "voltage_v", "current_a", "resistance_ohm")
-
     def refresh(self) -> None:
-        """Pull the new samples and the state from the runner and redraw (on the QTimer).
+        """Pull the new samples, the idle readings and the runner's view and redraw (on the QTimer).
 
         Only samples appended since the last frame are converted; everything is rebuilt only when the
         runner's buffer thins itself or starts a new run. The control thread is never waited on.
@@ -676,287 +690,233 @@ class MainWindow(QMainWindow):
         runner = self.runner
         if runner is None:
             return
+        view = runner.view()
         generation, appended, new, full = runner.buffer.read_since(self._seen_generation, self._seen_appended)
+        changed = False
         if full or new:
             self._seen_generation, self._seen_appended = generation, appended
-            self._ingest(new, full)
-            self._redraw()
+            self.live.ingest(new, full)
+            self.live.redraw()
+            changed = bool(new)
             if new:
-                self._show_status(new[-1], runner)
-        state = runner.state
-        if state is not self._seen_state:
-            self._seen_state = state
+                self._last_sample_mono = _mono()
+        idle = self.idle
+        # Once the run has left PREFLIGHT/RUNNING its guardian has released the supply and the loop is done
+        # with the pyrometer (the thread may still be writing the records): the readings may start.
+        if idle is not None and view.state not in RUN_ACTIVE:
+            if not idle.running and not self._closing:
+                idle.start()
+            count, readings, idle_full = idle.read_since(self._seen_idle)
+            if readings or idle_full:
+                self._seen_idle = count
+                if self.live.arrays and len(self.live.arrays["t_s"]):
+                    end_t = float(self.live.arrays["t_s"][-1])
+                    self.live.ingest_idle(readings, view.t0, end_t, idle_full)
+                    self.live.redraw()
+                changed = changed or bool(readings)
+        force = False
+        if view.state is not self._seen_state:
+            self._seen_state = view.state
             self._update_controls()
             self._word_close_question()
-            colour = STATE_COLOURS[state]
-            self.state_label.setText(state.value.upper())
-            self.state_label.setStyleSheet(  # a style change re-polishes the widget: only on a change
-                f"background:{colour}; color:white; font-size:18px; font-weight:bold; padding:4px; border-radius:4px;"
-            )
-            last = runner.buffer.latest()
-            if last is not None:
-                self._show_status(last, runner)
-        self._show_interlocks(runner)
-        result = runner.last_result
-        if result is not None and result is not self._shown_result and state not in RUN_ACTIVE:
+            self.status.show_state(view.state)
+            force = True
+        self._show_interlocks(view)
+        result = view.last_result
+        if result is not None and result is not self._shown_result and view.state not in RUN_ACTIVE:
             self._shown_result = result
-            latest = runner.buffer.latest()
-            if latest is not None:
-                self._show_status(latest, runner)
-            self._show_result(result)
+            self._show_result(result, view)
             self.run_finished.emit(result)
+            force = True
+        # The numbers at most ~6 times a second (enough to read, and cheap for the loop's thread), a new
+        # state or result at once, and at least once a second so that staleness shows when nothing arrives.
+        self._since_status += 1
+        due = changed and self._since_status >= STATUS_EVERY_FRAMES
+        if due or force or self._since_status >= STATUS_AT_LEAST_FRAMES:
+            self._show_status(view)
+            self._since_status = 0
         self.frames += 1
         if self._closing and not runner.active:  # asked to close during the run, which has now ended
             self.close()
 
-    def _ingest(self, samples: list[Sample], full: bool) -> None:
-        """Append the new samples to the plotted arrays (or rebuild them)."""
-        n = len(samples)
-        fresh = {
-            name: np.fromiter((v if (v := getattr(s, name)) is not None else np.nan for s in samples), float, n)
-            for name in self.COLUMNS
+    # --- status ---------------------------------------------------------------------------------
+
+    def _show_status(self, view: RunnerView) -> None:
+        runner = self.runner
+        assert runner is not None
+        rng = self.rig.pyrometer.range_c
+        if view.state in RUN_ACTIVE:
+            sample = runner.buffer.latest()
+            if sample is not None:
+                self._show_run_status(sample, view, rng)
+            return
+        reading = self.idle.latest() if self.idle is not None else None
+        self._show_idle_status(reading, view, rng)
+
+    def _show_run_status(self, s: Sample, view: RunnerView, rng: tuple[float, float]) -> None:
+        stale = _mono() - self._last_sample_mono > STALE_S
+        laid = view.plan
+        texts = {
+            "temperature": temperature_text(s.pyrometer_status, s.temperature_c, rng),
+            "setpoint": f"{s.setpoint_c:.1f} °C" if s.setpoint_c is not None else "output off",
+            "power": f"{s.power_w:.1f} W",
+            "voltage": f"{number(s.voltage_v, 2)} V",
+            "current": f"{number(s.current_a, 2)} A",
+            "resistance": f"{s.resistance_ohm:.3f} Ω" if s.resistance_ohm is not None else "—",
+            "pyrometer": pyrometer_words(s.pyrometer_status),
+            "loop": self._loop_rate(),
         }
-        if full or not self._arrays:
-            self._arrays = fresh
-            self._segments = []
-            self._last_segment = None
-        else:
-            self._arrays = {k: np.concatenate((self._arrays[k], fresh[k])) for k in self.COLUMNS}
-        for s in samples:
-            if s.segment_index != self._last_segment:
-                self._segments.append((s.t_s, s.segment))
-                self._last_segment = s.segment_index
-        if samples:
-            self._plan_offset = samples[-1].t_s - samples[-1].profile_t_s
-
-    MAX_DRAWN_POINTS = 3000
-
-    def _visible(self) -> slice:
-        """Which part of the arrays to hand to the plot: the follow window, or all of it, strided."""
-        t = self._arrays["t_s"]
-        if self.follow.isChecked():
-            span = float(self.follow_seconds.value())
-            start = int(np.searchsorted(t, t[-1] - 1.05 * span))
-            step = max(1, (len(t) - start) // self.MAX_DRAWN_POINTS)
-            return slice(start, None, step)
-        return slice(0, None, max(1, len(t) // self.MAX_DRAWN_POINTS))
-
-    def _redraw(self) -> None:
-        """Hand the visible part of the arrays to the curves (a bounded number of points per frame)."""
-        a = self._arrays
-        if not a or len(a["t_s"]) == 0:
-            return
-        view = self._visible()
-        t = a["t_s"][view]
-        self.temp_curve.setData(t, a["temperature_c"][view], connect="finite")
-        self.setpoint_curve.setData(t, a["setpoint_c"][view], connect="finite")
-        self.power_curve.setData(t, a["power_w"][view])
-        self.volt_curve.setData(t, a["voltage_v"][view], connect="finite")
-        self.curr_curve.setData(t, a["current_a"][view], connect="finite")
-        if self.res_curve.isVisible():
-            self.res_curve.setData(t, a["resistance_ohm"][view], connect="finite")
-        if self.plan is not None and self._plan_offset is not None:
-            if self._plan_offset != self._drawn_offset:
-                self._draw_plan(self._plan_offset)
-                self._drawn_offset = self._plan_offset
-        self._update_markers()
-        self._fit_ranges(view)
-        self.plots.prepare()  # after the ranges: the views apply range changes here
-
-    def _fit_ranges(self, view: slice) -> None:
-        """Set the axes' ranges: the time axis pages forward by a tenth of the span when following, and a
-        y-range changes only when the data leaves it (a changed range re-renders the axis)."""
-        a = self._arrays
-        t = a["t_s"]
-        if self.follow.isChecked():
-            span = float(self.follow_seconds.value())
-            step = span / 10.0
-            end = max(span, (math.floor(float(t[-1]) / step) + 1) * step)
-            x_range = (end - span, end)
-        else:
-            x_range = (float(t[0]), max(float(t[-1]), float(t[0]) + 1.0))
-        if x_range != self._x_range:
-            self._x_range = x_range
-            self.t_plot.setXRange(*x_range, padding=0.0)
-        plan_y = self.planned_curve.getData()[1]
-        groups = (
-            (self.t_plot, ("temperature_c", "setpoint_c"), plan_y, 50.0),
-            (self.p_plot, ("power_w",), None, 20.0),
-            (
-                self.e_plot,
-                ("voltage_v", "current_a") + (("resistance_ohm",) if self.res_curve.isVisible() else ()),
-                None,
-                2.0,
-            ),
+        self.status.set_values(texts, stale, self.theme)
+        if laid is not None:
+            segment, end = progress_text(laid, s.profile_t_s, s.segment_index)
+            self.status.segment_line.setText(segment)
+            self.status.end_line.setText(f"{end} · run time {duration_text(s.t_s)}")
+            self._set_progress(int(200 * min(max(s.profile_t_s / laid.duration_s, 0.0), 1.0)))
+        self.status.show_output("Output ON — the run is heating" if s.power_w > 0 else "Output on, 0 W", "on")
+        self.status.stamp_label.setText(
+            f"STALE: no reading for {_mono() - self._last_sample_mono:.0f} s" if stale else "live"
         )
-        for plot, names, extra, pad in groups:
-            chunks = [a[n][view] for n in names]
-            if extra is not None and len(extra):
-                chunks.append(np.asarray(extra, dtype=float))
-            values = np.concatenate(chunks) if chunks else np.array([])
-            values = values[np.isfinite(values)]
-            if not len(values):
-                continue
-            lo, hi = float(values.min()), float(values.max())
-            current = self._y_ranges.get(id(plot))
-            if current is None or lo < current[0] or hi > current[1] or (hi - lo) < 0.5 * (current[1] - current[0]):
-                new = (min(lo - pad, 0.0) if lo >= 0 else lo - pad, hi + pad)
-                self._y_ranges[id(plot)] = new
-                plot.setYRange(*new, padding=0.0)
 
-    def _update_markers(self) -> None:
-        changes = self._segments
-        if len(changes) == len(self._markers) + 1:
-            return
-        for line in self._markers:
-            self.t_plot.removeItem(line)
-        self._markers = []
-        for t, label in changes[1:]:
-            line = pg.InfiniteLine(
-                pos=t,
-                angle=90,
-                pen=pg.mkPen("#90a4ae", style=Qt.PenStyle.DotLine),
-                label=label,
-                labelOpts={"position": 0.08, "color": "#607d8b"},
-            )
-            self.t_plot.addItem(line)
-            self._markers.append(line)
+    def _set_progress(self, value: int) -> None:
+        if self.status.progress.value() != value:  # a repaint of the bar only when it moves
+            self.status.progress.setValue(value)
 
-    def _show_status(self, s: Sample, runner: Runner) -> None:
-        total = runner.plan.duration_s if runner.plan is not None else 0.0
-        left = max(total - s.profile_t_s, 0.0)
-        done = runner.state not in RUN_ACTIVE
-        if done:
-            left = 0.0
-        self.values["segment"].setText(s.segment)
-        self.values["time"].setText(f"{s.t_s:.1f} s / {left:.1f} s")
-        self.values["temperature"].setText(f"{s.temperature_c:.1f} °C" if s.temperature_c is not None else "—")
-        self.values["setpoint"].setText(f"{s.setpoint_c:.1f} °C" if s.setpoint_c is not None else "off")
-        self.values["power"].setText("output off" if done else f"{s.power_w:.1f} W")
-        self.values["resistance"].setText(f"{s.resistance_ohm:.3f} Ω" if s.resistance_ohm is not None else "—")
-        status_colour = "#2e7d32" if s.pyrometer_status == "OK" else "#ef6c00"
-        self.values["pyrometer"].setText(f"<span style='color:{status_colour}'>{s.pyrometer_status}</span>")
-        t = self._arrays.get("t_s")
-        if t is not None and len(t) > 20 and t[-1] > t[-21] and not done:
-            self.values["loop"].setText(f"{20.0 / (t[-1] - t[-21]):.1f} Hz")  # over the last 20 ticks
-        elif done:
-            self.values["loop"].setText("—")
-        if done and runner.last_result is not None and runner.last_result.outcome.value == "finished":
-            self.progress.setValue(1000)
+    def _loop_rate(self) -> str:
+        t = self.live.arrays.get("t_s")
+        if t is not None and len(t) > 20 and t[-1] > t[-21]:
+            return f"{20.0 / (t[-1] - t[-21]):.1f} Hz"  # over the last 20 ticks
+        return "—"
+
+    def _show_idle_status(self, r: IdleReading | None, view: RunnerView, rng: tuple[float, float]) -> None:
+        result = view.last_result
+        status = self.status
+        if result is not None:
+            ended = f"last run {result.outcome.value} after {duration_text(result.duration_s)}"
+            status.segment_line.setText(ended)
+            status.end_line.setText(f"{result.profile_name}: {result.reason}")
+            if result.outcome.value == "finished":
+                self._set_progress(200)
+        elif view.active:
+            status.segment_line.setText(f"run {view.state.value}: writing its records")
+            status.end_line.setText("")
         else:
-            self.progress.setValue(int(1000 * min(s.profile_t_s / total, 1.0)) if total > 0 else 0)
-
-    def _show_interlocks(self, runner: Runner) -> None:
-        trip = runner.latch.tripped
-        busy = self._busy()
-        if (trip, busy) == self._shown_interlocks:
+            status.segment_line.setText("no run yet")
+            status.end_line.setText("")
+        if r is None:
+            texts = dict.fromkeys(("temperature", "voltage", "current", "power", "resistance", "pyrometer"), "—")
+            texts.update(setpoint="—", loop="—")
+            status.set_values(texts, True, self.theme)
+            status.stamp_label.setText("instruments not read yet")
+            self._show_output(None, result)
             return
-        self._shown_interlocks = (trip, busy)
-        for name, lamp in self.lamps.items():
-            state = "tripped" if trip is not None and trip.name == name else "ok"
-            if lamp.state != state:
-                lamp.set_state(state)
-        if trip is None:
-            self.trip_label.setText("No interlock tripped.")
-            self.trip_label.setStyleSheet("")
+        stale = _mono() - r.mono > STALE_S
+        if r.pyrometer is not None:
+            temperature = temperature_text(r.pyrometer.status.value, r.pyrometer.celsius, rng)
+            pyro = pyrometer_words(r.pyrometer.status.value)
         else:
-            self.trip_label.setText(html.escape(f"TRIPPED at {trip.t_s:.1f} s — {LABELS[trip.name]}: {trip.reason}"))
-            self.trip_label.setStyleSheet("color:#c62828; font-weight:bold;")
+            temperature, pyro = "no reading", "read failed"
+        m = r.meters
+        texts = {
+            "temperature": temperature,
+            "setpoint": "—",
+            "power": f"{m.volts * m.amps:.1f} W" if m is not None else "—",
+            "voltage": f"{m.volts:.2f} V" if m is not None else "—",
+            "current": f"{m.amps:.2f} A" if m is not None else "—",
+            "resistance": "—",
+            "pyrometer": pyro,
+            "loop": "no run",
+        }
+        status.set_values(texts, stale, self.theme)
+        stamp = f"read at {clock_text(r.wall)} (between runs, every 0.5 s)"
+        if stale:
+            stamp = f"STALE: last read at {clock_text(r.wall)}, {_mono() - r.mono:.0f} s ago"
+        problems = [p for p in (r.pyrometer_error, r.meters_error) if p and p != "not read"]
+        if problems:
+            stamp += " — " + "; ".join(problems)
+        status.stamp_label.setText(stamp)
+        status.stamp_label.setStyleSheet(f"color:{'#c62828' if stale or problems else self.theme.muted_text};")
+        self._show_output(r if not stale else None, result)
+
+    def _show_output(self, r: IdleReading | None, result: RunResult | None) -> None:
+        if r is not None and r.meters is not None:
+            if r.meters.output_on:
+                self.status.show_output(f"OUTPUT ON (read {clock_text(r.wall)}): switch it off", "on")
+            else:
+                self.status.show_output(f"Output OFF — confirmed at {clock_text(r.wall)}", "off")
+            return
+        if result is not None:
+            ended = _local_time(result.ended_utc)
+            if result.output_off_confirmed:
+                self.status.show_output(f"Output OFF — confirmed at {ended}", "off")
+            else:
+                self.status.show_output("Output off NOT confirmed: switch the supply off at its front panel", "on")
+            return
+        self.status.show_output("Output: not read yet", "unknown")
+
+    # --- interlocks and results -------------------------------------------------------------------
+
+    def _show_interlocks(self, view: RunnerView) -> None:
+        trip = view.trip
+        failed = view.state is RunState.FAILED and view.last_result is not None
+        key = (trip, view.state if failed else None)
+        if key == self._shown_latch:
+            return
+        self._shown_latch = key
+        if trip is not None:
+            words = trip_text(trip)
+            self.interlocks.display(trip.name, f"TRIPPED at {trip.t_s:.1f} s — {words}", False)
+            self.trip_banner.show_trip(f"TRIPPED — {words} — output off; acknowledge to start again")
+        elif failed:
+            assert view.last_result is not None
+            reason = view.last_result.reason
+            self.interlocks.display(None, f"No interlock tripped. The run FAILED before heating: {reason}", True)
+            self.trip_banner.show_notice(f"The run failed before heating: {reason}")
+        else:
+            self.interlocks.display(None, "No interlock tripped.", False)
+            self.trip_banner.clear()
         self._update_controls()
 
-    def _show_result(self, result: RunResult) -> None:
+    def _show_result(self, result: RunResult, view: RunnerView) -> None:
         title = f"{result.profile_name}: {result.outcome.value} — {result.reason}"
         if result.run_dir is not None:
             title += f"  ({result.run_dir.name})"
-        self.show_card(title, result.metrics)
-        if result.trip_name is not None and self._arrays and len(self._arrays["t_s"]):
-            trip = self.runner.latch.tripped if self.runner is not None else None
-            t = trip.t_s if trip is not None else float(self._arrays["t_s"][-1])
-            line = pg.InfiniteLine(
-                pos=t,
-                angle=90,
-                pen=pg.mkPen("#c62828", width=2),
-                label="TRIP",
-                labelOpts={"position": 0.92, "color": "#c62828"},
-            )
-            self.t_plot.addItem(line)
-            self._markers.append(line)
-        self.refresh_history()
+        samples = self.runner.buffer.snapshot()[2] if self.runner is not None else []
+        self.card.show_metrics(title, result.metrics, result.outcome.value, view.plan, samples, result.duration_s)
+        self.tabs.setCurrentWidget(self.card)
+        if result.trip_name is not None and self.live.arrays and len(self.live.arrays["t_s"]):
+            t = view.trip.t_s if view.trip is not None else float(self.live.arrays["t_s"][-1])
+            self.live.mark_trip(t)
+            self.live.plots.prepare()
+        if not result.preflight_failed and self.sample_edit.text().strip():
+            self.sample_edit.setText(next_sample_id(self.sample_edit.text().strip()))
+        self.history_panel.refresh()
 
     def show_card(self, title: str, metrics: dict[str, Any]) -> None:
         """Fill the run card from a metrics dictionary and bring it to the front."""
-        self.card_title.setText(title)
-        for key, label in self.card_values.items():
-            value = metrics.get(key)
-            if key == "energy_j" and value is not None:
-                label.setText(f"{value / 1000.0:.2f} kJ")
-            elif key == "cooling_s" and value is not None:
-                label.setText(f"{value:.2f} s to {metrics.get('cooling_to_c', 500):.0f} °C")
-            else:
-                unit = next(u for k, _, u in CARD_ROWS if k == key)
-                label.setText("—" if value is None else f"{_fmt(value, 2)} {unit}")
-        self.tabs.setCurrentIndex(1)
+        self.card.show_metrics(title, metrics, "finished")
+        self.tabs.setCurrentWidget(self.card)
 
     # --- history --------------------------------------------------------------------------------
 
     def refresh_history(self) -> None:
-        """List the run folders, newest first."""
-        self.history.clear()
-        root = self.backend.runs_dir
-        if not root.is_dir():
-            return
-        for folder in sorted((p for p in root.iterdir() if (p / "samples.csv").is_file()), reverse=True):
-            outcome = "?"
-            try:
-                outcome = json.loads((folder / "run.json").read_text(encoding="utf-8")).get("outcome", "?")
-            except (OSError, ValueError):
-                pass
-            item = QListWidgetItem(f"{folder.name}   [{outcome}]")
-            item.setData(Qt.ItemDataRole.UserRole, str(folder))
-            if outcome in ("tripped", "failed"):
-                item.setForeground(QColor("#c62828"))
-            self.history.addItem(item)
+        self.history_panel.refresh()
 
     def open_past_run(self, folder: Path | None = None) -> dict[str, Any]:
-        """Overlay a past run on the plot and show its metrics card; return the metrics."""
-        if folder is None:
-            item = self.history.currentItem()
-            if item is None:
-                return {}
-            folder = Path(item.data(Qt.ItemDataRole.UserRole))
-        try:
-            samples = read_samples(folder)
-            record = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError, TypeError) as exc:
-            self.card_title.setText(f"cannot open {folder.name}: {exc}")
-            return {}
-        metrics = record.get("metrics") or compute(samples)
-        t = np.array([s.t_s for s in samples])
-        y = np.array([s.temperature_c if s.temperature_c is not None else np.nan for s in samples])
-        self.overlay_curve.setData(t, y, connect="finite")
-        legend = self.t_plot.legend
-        legend.removeItem(self.overlay_curve)
-        legend.addItem(self.overlay_curve, f"past: {folder.name}")
-        self.follow.setChecked(False)
-        if len(t):
-            self.t_plot.setXRange(float(t[0]), float(t[-1]), padding=0.02)
-            self._x_range = None
-        self.show_card(f"{folder.name}: {record.get('outcome', '?')} — {record.get('reason', '')}", metrics)
-        return dict(metrics)
+        """Show a past run's card and overlay it in the history's plot; return its metrics."""
+        past = self.history_panel.open_run(folder) if folder is not None else self.history_panel.open_current()
+        return dict(past.summary.metrics) if past is not None else {}
+
+    def _past_run_opened(self, past: PastRun) -> None:
+        s = past.summary
+        record = read_run_record(s.run_dir)
+        title = f"{s.name}: {s.outcome} — {s.reason}"
+        duration = past.samples[-1].t_s if past.samples else None
+        self.card.show_metrics(title, s.metrics, s.outcome, record.plan, past.samples, duration)
 
     def clear_overlay(self) -> None:
-        self.overlay_curve.setData([], [])
-        self.t_plot.legend.removeItem(self.overlay_curve)
+        self.history_panel.clear_overlays()
 
     # --- misc -----------------------------------------------------------------------------------
-
-    def _toggle_resistance(self, on: bool) -> None:
-        self.res_curve.setVisible(on)
-        if on:
-            self.e_legend.addItem(self.res_curve, "resistance Ω")
-        else:
-            self.e_legend.removeItem(self.res_curve)
-        self._redraw()
 
     def choose_export(self) -> QFileDialog:
         """Show the chooser for where to export the plot as a PNG (non-modal)."""
@@ -966,14 +926,14 @@ class MainWindow(QMainWindow):
 
     def export_png(self, path: Path) -> Path:
         """Write the plot area as a PNG."""
-        self.plots.prepare()
-        exporter = pyqtgraph.exporters.ImageExporter(self.plots.scene())
+        self.live.plots.prepare()
+        exporter = pyqtgraph.exporters.ImageExporter(self.live.plots.scene())
         exporter.export(str(path))
         return path
 
     def screenshot(self, path: Path) -> Path:
         """Save a picture of the whole window."""
-        self.plots.prepare()
+        self.live.plots.prepare()
         self.grab().save(str(path))
         return path
 
@@ -1064,8 +1024,12 @@ class MainWindow(QMainWindow):
                 else:  # the run has ended and is writing its records: close when it has
                     self._closing = True
             return
+        self._closing = True
         self.timer.stop()
+        self._stop_idle()
+        self.save_settings()
         self.estop_keys.remove()
+        self.trip_banner.clear()
         self._collector.timer.stop()
         if self._gc_was_enabled:
             gc.enable()
@@ -1073,3 +1037,15 @@ class MainWindow(QMainWindow):
             dialog.close()
         self.backend.close()
         event.accept()
+
+
+def _mono() -> float:
+    return time.monotonic()
+
+
+def _local_time(utc_iso: str) -> str:
+    """An ISO UTC timestamp (run.json's) as local hh:mm:ss; the text itself if it cannot be read."""
+    try:
+        return datetime.fromisoformat(utc_iso).astimezone().strftime("%H:%M:%S")
+    except ValueError:
+        return utc_iso

@@ -54,6 +54,7 @@ from ufs_control.runner.records import (
 )
 from ufs_control.runner.sinks import QUEUE_SAMPLES, VIRTUAL_LAG_RECORDS, Mailbox, RecordWriter
 from ufs_control.runner.timeline import Position, ProfileTimeline
+from ufs_control.runner.view import RunnerView
 
 COLD_PROBE_V = 1.5
 COLD_PROBE_A = 2.0
@@ -229,6 +230,23 @@ class Runner:
     @property
     def plan(self) -> Plan | None:
         return self._plan
+
+    def view(self) -> RunnerView:
+        """The runner's state, latch, plan and last result at one moment (for displays)."""
+        with self._state_lock:
+            state = self._state
+            trip = self.latch.tripped
+        return RunnerView(
+            state=state,
+            trip=trip,
+            plan=self._plan,
+            last_result=self.last_result,
+            active=self.active,
+            t0=self._t0,
+            now=self.clock.now(),
+            idle_off_confirmed=self.idle_off_confirmed,
+            run_dir=self._last_run_dir,
+        )
 
     def request_start(self, profile: Profile, operator: str = "", sample_id: str = "") -> bool:
         """Start ``profile`` in a background thread; False if a run is under way or an interlock is latched.
