@@ -611,6 +611,10 @@ class GuiBackend:
         finally:
             probe_session.close()
 
+    def after_run(self, rig: RigConfig, result: RunResult, operator: str, sample_id: str) -> None:
+        """A run from the window ended: the rig's ``[notify]`` command, as after ``ufs run`` (never raises)."""
+        notify_run(rig, result, operator, sample_id, warn=lambda text: print(f"warning: {text}", file=sys.stderr))
+
     def close(self) -> None:
         if self.session is not None:
             self.session.close()

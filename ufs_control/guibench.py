@@ -78,6 +78,9 @@ class _Backend:
 
     fault_note = ""
 
+    def after_run(self, rig: RigConfig, result: Any, operator: str, sample_id: str) -> None:
+        pass
+
     def close(self) -> None:
         self.session.close()
 

@@ -79,3 +79,25 @@ def test_a_trip_stops_the_dialog_until_acknowledged(qtbot, campaign_file: Path, 
 def test_the_controls_decision() -> None:
     assert campaign_controls(True, False, False, None, None).start_why == "a run is under way"
     assert not campaign_controls(True, True, True, None, None).start
+
+
+def test_the_window_opens_a_campaign_and_each_run_notifies(qtbot, make_window, campaign_file: Path) -> None:  # type: ignore[no-untyped-def]
+    """From the operator window: the Campaign… button opens the dialog (non-modal), its runs use the
+    window's runner, each run ends by calling the backend's notification, and the state says where it ran."""
+    import json
+
+    window = make_window(speed=0.0)
+    told: list[tuple[str, str, str]] = []
+    window.backend.after_run = lambda rig, result, operator, sample: told.append(  # type: ignore[method-assign]
+        (result.outcome.value, operator, sample)
+    )
+    window.operator_edit.setText("ana")
+    qtbot.mouseClick(window.run_panel.campaign_button, Qt.MouseButton.LeftButton)
+    dialog = window.dialogs["campaign"]
+    assert isinstance(dialog, CampaignDialog) and dialog.isVisible() and not dialog.isModal()
+    assert dialog.load(campaign_file)
+    state = json.loads((campaign_file.parent / "tray.campaign" / "state.json").read_text(encoding="utf-8"))
+    assert "simulated" in json.dumps(state)  # tied to the simulator, never "done" on the rig
+    assert dialog.start_next()
+    qtbot.waitUntil(lambda: dialog.running is None, timeout=30_000)
+    assert told == [("finished", "ana", "S-01")]

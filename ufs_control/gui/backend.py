@@ -10,6 +10,7 @@ from typing import Protocol
 from ufs_control.core.rig import RigConfig
 from ufs_control.runner.engine import Runner
 from ufs_control.runner.idle import SupplyMeters
+from ufs_control.runner.records import RunResult
 
 
 class Backend(Protocol):
@@ -37,6 +38,10 @@ class Backend(Protocol):
     @property
     def fault_note(self) -> str:
         """The injected faults in words, for the banner ("" when none)."""
+        ...
+
+    def after_run(self, rig: RigConfig, result: RunResult, operator: str, sample_id: str) -> None:
+        """A run started from the window has ended (output off): run the rig's ``[notify]`` command."""
         ...
 
     def close(self) -> None:

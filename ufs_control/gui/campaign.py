@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QShowEvent
 from PySide6.QtWidgets import (
     QDialog,
     QHBoxLayout,
@@ -36,10 +36,12 @@ from ufs_control.runner.campaign import (
     CampaignItem,
     CampaignState,
     load_campaign,
+    rig_identity,
     write_profiles,
     write_summary,
 )
 from ufs_control.runner.engine import Runner
+from ufs_control.runner.records import RunResult
 
 POLL_MS = 200
 
@@ -77,12 +79,16 @@ class CampaignDialog(QDialog):
         rig: Callable[[], RigConfig],
         parent: QWidget | None = None,
         operator: str = "",
+        simulated: Callable[[], bool] = lambda: True,
+        after_run: Callable[[RunResult, str, str], None] | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Campaign")
         self.setWindowModality(Qt.WindowModality.NonModal)
         self._runner = runner
         self._rig = rig
+        self._simulated = simulated
+        self._after_run = after_run
         self.operator = operator
         self.campaign: Campaign | None = None
         self.state: CampaignState | None = None
@@ -127,8 +133,10 @@ class CampaignDialog(QDialog):
         text = str(path) if path else self.path_edit.text().strip()
         self.path_edit.setText(text)
         try:
-            campaign = write_profiles(load_campaign(text, self._rig()))
-            state = CampaignState(campaign)
+            rig = self._rig()
+            campaign = write_profiles(load_campaign(text, rig))
+            # Tied to where it runs: a campaign done on the simulator is never "done" on the rig.
+            state = CampaignState(campaign, rig_identity(rig, self._simulated()))
             state.save()
         except UfsError as exc:
             self.message.setText(f"error: {exc}")
@@ -137,6 +145,7 @@ class CampaignDialog(QDialog):
             self.message.setText(f"error: {text}: cannot write the campaign folder: {exc.strerror}")
             return False
         self.campaign, self.state = campaign, state
+        self.operator = self.operator or campaign.operator
         self.message.setText(
             f"{campaign.name}: {len(campaign.items)} runs, {state.done_count} done; runs go to the window's runs folder"
         )
@@ -183,6 +192,8 @@ class CampaignDialog(QDialog):
             return
         self.state.record(item, result)
         self.running = self._started_runner = None
+        if self._after_run is not None:
+            self._after_run(result, self.operator, item.sample_id)
         self.message.setText(f"{item.describe()}: {result.outcome.value}: {result.reason}")
         try:
             path = write_summary(self.state)
@@ -230,5 +241,12 @@ class CampaignDialog(QDialog):
                     cell.setText(text)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        self.timer.stop()  # a run under way goes on: the window's Abort and EMERGENCY STOP end it
+        # A run under way goes on (the window's Abort and EMERGENCY STOP end it) and is still recorded when it
+        # ends: the poll stops only when no run of the campaign is running.
+        if self.running is None:
+            self.timer.stop()
         super().closeEvent(event)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        self.timer.start()
+        super().showEvent(event)

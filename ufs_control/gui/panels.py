@@ -225,8 +225,13 @@ class RunPanel(QWidget):
         self.open_button = QPushButton("Open…")
         self.edit_button = QPushButton("Edit…")
         self.edit_button.setToolTip("Edit the profile as a table, with a live preview; save it as TOML")
+        self.campaign_button = QPushButton("Campaign…")
+        self.campaign_button.setToolTip(
+            "Run a campaign file: a queue of samples or a parameter sweep, one run after another"
+        )
         prow.addWidget(self.open_button)
         prow.addWidget(self.edit_button)
+        prow.addWidget(self.campaign_button)
         form.addRow("", prow)
         self.operator_edit = QLineEdit()
         self.sample_edit = QLineEdit()

@@ -54,6 +54,7 @@ from ufs_control.core.errors import UfsError
 from ufs_control.core.profile import Plan, Profile, load_profile, plan
 from ufs_control.core.rig import RigConfig
 from ufs_control.gui.backend import Backend
+from ufs_control.gui.campaign import CampaignDialog
 from ufs_control.gui.card import RunCard
 from ufs_control.gui.controls import RUN_ACTIVE, controls
 from ufs_control.gui.editor import ProfileEditor
@@ -119,6 +120,7 @@ class MainWindow(QMainWindow):
         self._seen_idle = -1
         self._seen_state: RunState | None = None
         self._shown_result: RunResult | None = None
+        self._started_by: tuple[str, str] | None = None  # (operator, sample) of the run started here
         self._shown_latch: tuple[Any, RunState | None] | None = ("", None)
         self._last_sample_mono: float = 0.0
         self._since_status = STATUS_AT_LEAST_FRAMES
@@ -272,6 +274,7 @@ class MainWindow(QMainWindow):
         rp.start_button.clicked.connect(lambda _c=False: self.start())
         rp.abort_button.clicked.connect(lambda _c=False: self.abort())
         rp.open_button.clicked.connect(lambda _c=False: self.choose_profile())
+        rp.campaign_button.clicked.connect(lambda _c=False: self.open_campaign())
         rp.edit_button.clicked.connect(lambda _c=False: self.edit_profile())
         lay.addWidget(rp)
         self.status = StatusPanel()
@@ -513,6 +516,22 @@ class MainWindow(QMainWindow):
             "profile", lambda: self._file_chooser("Open profile", "profiles", "Profiles (*.toml)", self._profile_chosen)
         )
 
+    def open_campaign(self) -> CampaignDialog:
+        """Show the campaign dialog (non-modal): it runs a campaign file's samples on this window's runner."""
+        return self._dialog(
+            "campaign",
+            lambda: CampaignDialog(
+                lambda: self.runner,
+                lambda: self.rig,
+                parent=self,
+                operator=self.operator_edit.text(),
+                simulated=lambda: self.simulate,
+                after_run=lambda result, operator, sample: getattr(self.backend, "after_run", lambda *a: None)(
+                    self.rig, result, operator, sample
+                ),
+            ),
+        )
+
     def _profile_chosen(self, path: Path) -> None:
         if self._busy():  # the chooser stayed open while the run started: do not swap the plan under the run
             self.notice("Run in progress", f"End the run before loading another profile ({path.name}).")
@@ -612,8 +631,10 @@ class MainWindow(QMainWindow):
             runner.reset()
         self._stop_idle()  # nothing may compete with the run for the instruments
         getattr(self.backend, "arm_faults", lambda: None)()
-        started = runner.request_start(self.profile, self.operator_edit.text(), self.sample_edit.text())
+        who = (self.operator_edit.text(), self.sample_edit.text())
+        started = runner.request_start(self.profile, *who)
         if started:
+            self._started_by = who
             self._clear_run_view()
             self._set_banner()
             self.save_settings()
@@ -727,6 +748,10 @@ class MainWindow(QMainWindow):
             self._shown_result = result
             self._show_result(result, view)
             self.run_finished.emit(result)
+            if self._started_by is not None:  # started here (a campaign dialog's runs notify through it too)
+                operator, sample = self._started_by
+                self._started_by = None
+                getattr(self.backend, "after_run", lambda *a: None)(self.rig, result, operator, sample)
             force = True
         # The numbers at most ~6 times a second (enough to read, and cheap for the loop's thread), a new
         # state or result at once, and at least once a second so that staleness shows when nothing arrives.
