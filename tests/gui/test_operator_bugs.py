@@ -194,6 +194,19 @@ def test_7_a_failed_start_says_why_where_the_operator_looks(qtbot, make_window) 
     assert window.trip_banner.isVisible() and "open circuit" in window.trip_banner.text()
 
 
+def test_7_a_supply_in_use_by_another_client_says_so_too(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
+    """Refused before anything but IFLOCK was sent (no run folder), and the window says why."""
+    window = make_window(speed=0.0, faults=[Fault("psu-lock-stolen", 0.0)])
+    window.load_profile(LLZO)
+    assert window.start()
+    wait_done(qtbot, window)
+    result = window.runner.last_result
+    assert result is not None and result.outcome.value == "failed" and "in use" in result.reason
+    assert result.run_dir is None and result.instrument_failure
+    qtbot.waitUntil(lambda: "in use" in window.trip_banner.text(), timeout=5_000)
+    assert "in use" in window.trip_label.text()
+
+
 # 8 -------------------------------------------------------------------------------------------------------
 
 

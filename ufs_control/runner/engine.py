@@ -257,10 +257,32 @@ class Runner:
         if not self._claim():
             return False
         self._thread = threading.Thread(
-            target=self._run_claimed, args=(profile, operator, sample_id), name="ufs-runner", daemon=True
+            target=self._run_in_background, args=(profile, operator, sample_id), name="ufs-runner", daemon=True
         )
         self._thread.start()
         return True
+
+    def _run_in_background(self, profile: Profile, operator: str, sample_id: str) -> None:
+        """The background thread's run. A supply in use by another client is refused before anything but
+        IFLOCK was sent and leaves no run folder; a caller of :meth:`run` gets the error (``ufs run`` exits 3),
+        a window gets a FAILED result that says so."""
+        now = utc_now().isoformat(timespec="seconds")
+        try:
+            self._run_claimed(profile, operator, sample_id)
+        except SupplyInUseError as exc:
+            result = RunResult(
+                Outcome.FAILED,
+                f"preflight: {exc}",
+                profile.name,
+                now,
+                utc_now().isoformat(timespec="seconds"),
+                0.0,
+                preflight_failed=True,
+                instrument_failure=True,
+            )
+            with self._state_lock:
+                self.last_result = result
+                self._state = RunState.FAILED
 
     def request_abort(self, reason: str = "operator abort") -> None:
         """Ask the run to end: output off, records kept (a controlled end, not an interlock)."""
