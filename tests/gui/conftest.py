@@ -61,6 +61,9 @@ def make_window(qtbot, tmp_path: Path) -> Iterator[Callable[..., MainWindow]]:  
         backend.runs_dir.mkdir(exist_ok=True)
         window = MainWindow(backend, RigConfig(), simulate=True, settings=settings)
         qtbot.addWidget(window)
+        # The window fits itself to the screen it opens on; the offscreen screen is 800x800, the tests want the
+        # layout of a desktop (the 1024x700 glovebox panel has tests of its own).
+        window.resize(1480, 920)
         window.show()
         windows.append(window)
         return window

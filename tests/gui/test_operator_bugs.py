@@ -313,3 +313,29 @@ def test_13_without_a_platform_plugin_ufs_gui_says_what_to_install(tmp_path: Pat
     assert "libxcb-icccm4" in out.stderr and "libxcb-keysyms1" in out.stderr and "QT_QPA_PLATFORM" in out.stderr
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "libxcb-icccm4" in readme and "platform plugin" in readme
+
+
+def test_6_the_window_opens_within_the_screen_it_is_on(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
+    """The default 1480x920 on a 1024x700 glovebox panel: the whole window, EMERGENCY STOP included, fits."""
+    from PySide6.QtCore import QRect
+
+    window = make_window()
+    assert (window.width(), window.height()) != (1024, 700)
+    room = QRect(0, 0, 1024, 700)
+    window.move(300, 200)  # as if restored from a larger screen
+    window.fit_to_screen(room)
+    qtbot.wait(50)
+    assert room.contains(window.frameGeometry()), window.frameGeometry()
+    assert room.contains(window.estop_button.mapTo(window, window.estop_button.rect().bottomRight()))
+
+
+def test_6_a_trip_banner_does_not_move_the_emergency_stop_or_start(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
+    window = make_window(speed=0.0, faults=[Fault("felt-open", 15.0)])
+    window.load_profile(LLZO)
+    qtbot.wait(50)
+    where = {b: b.mapTo(window, b.rect().topLeft()) for b in (window.estop_button, window.start_button)}
+    assert window.start()
+    wait_done(qtbot, window)
+    qtbot.waitUntil(lambda: window.trip_banner.isVisible(), timeout=5_000)
+    qtbot.wait(50)
+    assert {b: b.mapTo(window, b.rect().topLeft()) for b in where} == where

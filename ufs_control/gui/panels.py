@@ -213,6 +213,9 @@ class RunPanel(QWidget):
         self.start_why = wrapping_label()  # why Start cannot be pressed, in words, next to it
         self.start_why.setObjectName("start_why")
         self.start_why.setStyleSheet("color:#ef6c00; font-weight:bold;")
+        keep = self.start_why.sizePolicy()
+        keep.setRetainSizeWhenHidden(True)  # the panels below do not jump when the reason comes and goes
+        self.start_why.setSizePolicy(keep)
         lay.addWidget(self.start_why)
 
         self.inputs = QGroupBox("Run")

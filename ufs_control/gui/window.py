@@ -21,11 +21,12 @@ from typing import Any, TypeVar, cast
 
 import pyqtgraph.exporters
 from pyqtgraph.util.garbage_collector import GarbageCollector
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
+from PySide6.QtCore import QByteArray, QRect, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractItemView,
+    QApplication,
     QCheckBox,
     QComboBox,
     QDialog,
@@ -151,6 +152,7 @@ class MainWindow(QMainWindow):
     def _build(self, follow_s: float) -> None:
         self.setWindowTitle(f"ufs-control — {'SIMULATION' if self.simulate else 'RIG'}")
         self.resize(1480, 920)
+        self.fit_to_screen()
         root = QWidget()
         outer = QVBoxLayout(root)
         outer.setContentsMargins(6, 6, 6, 6)
@@ -161,10 +163,16 @@ class MainWindow(QMainWindow):
         outer.addWidget(self.banner)
         self.run_panel = RunPanel()
         self.trip_banner = TripBanner(self.run_panel.mute.isChecked)
-        outer.addWidget(self.trip_banner)
         self.main_split = QSplitter(Qt.Orientation.Horizontal)
         outer.addWidget(self.main_split, 1)
-        self.main_split.addWidget(self._build_left(follow_s))
+        # The trip banner heads the plot's column, not the window: EMERGENCY STOP, Start and Abort on the right
+        # never move when it comes and goes.
+        left = QWidget()
+        left_lay = QVBoxLayout(left)
+        left_lay.setContentsMargins(0, 0, 0, 0)
+        left_lay.addWidget(self.trip_banner)
+        left_lay.addWidget(self._build_left(follow_s), 1)
+        self.main_split.addWidget(left)
         self.main_split.addWidget(self._build_right())
         self.main_split.setStretchFactor(0, 1)
         self.main_split.setStretchFactor(1, 0)
@@ -419,9 +427,29 @@ class MainWindow(QMainWindow):
         geometry = s.value("geometry")
         if isinstance(geometry, QByteArray):
             self.restoreGeometry(geometry)
+        self.fit_to_screen()  # saved on a larger screen: never beyond this one
         last = str(s.value("profile", ""))
         if last and Path(last).is_file() and self.profile is None:
             self.load_profile(Path(last))
+
+    def fit_to_screen(self, room: QRect | None = None) -> None:
+        """Keep the whole window, EMERGENCY STOP included, on the screen it opens on (``room``: the screen's
+        available area by default; a 1024x700 glovebox panel gets a window that fits it, not one whose right
+        half is off-screen)."""
+        if room is None:
+            screen = self.screen() or QApplication.primaryScreen()
+            if screen is None:
+                return
+            room = screen.availableGeometry()
+        frame = self.frameGeometry().size() - self.geometry().size()  # title bar and borders
+        width = min(self.width(), room.width() - frame.width())
+        height = min(self.height(), room.height() - frame.height())
+        if (width, height) != (self.width(), self.height()):
+            self.resize(max(width, 320), max(height, 240))
+        x = min(max(self.x(), room.left()), room.right() - self.frameGeometry().width() + 1)
+        y = min(max(self.y(), room.top()), room.bottom() - self.frameGeometry().height() + 1)
+        if (x, y) != (self.x(), self.y()):
+            self.move(max(x, room.left()), max(y, room.top()))
 
     def save_settings(self) -> None:
         s = self.settings
