@@ -92,6 +92,18 @@ def test_2_the_open_run_button_opens_the_selected_run(qtbot, make_window, past_r
     qtbot.mouseClick(window.open_run_button, Qt.MouseButton.LeftButton)
     name = sorted(p.name for p in (tmp_path / "runs").iterdir() if not p.name.startswith("."))[-1]  # newest first
     assert name in window.card_title.text()
+    assert window.tabs.currentWidget() is window.card  # and shows it: the operator sees what was opened
+
+
+def test_the_profile_editor_closes_with_its_own_button(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
+    """Esc is the emergency stop, so the editor needs a Close button of its own."""
+    window = make_window()
+    window.load_profile(LLZO)
+    qtbot.mouseClick(window.run_panel.edit_button, Qt.MouseButton.LeftButton)
+    dialog = window.dialogs["editor"]
+    assert dialog.isVisible()
+    qtbot.mouseClick(window.editor.close_button, Qt.MouseButton.LeftButton)
+    assert not dialog.isVisible() and window.runner.latch.tripped is None
 
 
 # 3 -------------------------------------------------------------------------------------------------------

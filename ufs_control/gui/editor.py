@@ -144,10 +144,13 @@ class ProfileEditor(QWidget):
         remove.clicked.connect(lambda _c=False: self.remove_row())
         self.save_button = QPushButton("Save as TOML…")
         self.save_button.clicked.connect(lambda _c=False: save(self))
+        self.close_button = QPushButton("Close")  # Esc is the emergency stop, not "close this editor"
+        self.close_button.clicked.connect(lambda _c=False: self.window().close())
         for w in (add, remove):
             row.addWidget(w)
         row.addStretch(1)
         row.addWidget(self.save_button)
+        row.addWidget(self.close_button)
         lay.addLayout(row)
         self.preview = pg.PlotWidget()
         self.preview.setLabel("left", "Setpoint", units="°C")

@@ -78,7 +78,6 @@ from ufs_control.gui.theme import LIGHT, Theme, apply_palette, theme_named
 from ufs_control.runner.engine import Runner, RunState
 from ufs_control.runner.idle import STALE_S, IdleMonitor, IdleReading
 from ufs_control.runner.records import RunResult, Sample
-from ufs_control.runner.report import read_run_record
 from ufs_control.runner.view import RunnerView
 
 REFRESH_MS = 40  # 25 frames per second
@@ -211,6 +210,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.profile_tab, "Profile")
         self.tabs.addTab(self.card, "Run card")
         self.tabs.addTab(self.history_panel, "History")
+        # "Open run" shows what it opened (a double-click in the table only overlays it, staying on History)
+        self.history_panel.open_run_button.clicked.connect(lambda _c=False: self.tabs.setCurrentWidget(self.card))
         self.tabs.addTab(self._build_connection_tab(), "Connection")
         self.left_split.addWidget(self.tabs)
         self.left_split.setStretchFactor(0, 3)
@@ -961,7 +962,7 @@ class MainWindow(QMainWindow):
 
     def _past_run_opened(self, past: PastRun) -> None:
         s = past.summary
-        record = read_run_record(s.run_dir)
+        record = self.history_panel.store.record(s.run_dir)  # through the run store, like ufs report
         title = f"{s.name}: {s.outcome} — {s.reason}"
         duration = past.samples[-1].t_s if past.samples else None
         self.card.show_metrics(title, s.metrics, s.outcome, record.plan, past.samples, duration)
