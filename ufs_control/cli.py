@@ -407,7 +407,6 @@ class _ProgressLine:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
     from ufs_control.app import ending_signals, notify_run, open_session
     from ufs_control.core.profile import load_profile
@@ -420,15 +419,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise ConfigError("<command line>", "--fault/--speed", "only apply to the simulator (add --sim)")
     if not simulate and (not rig.psu.resource or not rig.pyrometer.url):
         raise ConfigError(rig.source, "psu.resource/pyrometer.url", "give both instrument addresses, or use --sim")
-    runs_dir = Path(args.runs_dir)
-    try:
-        runs_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(str(runs_dir), "--runs-dir", f"cannot create: {exc.strerror}") from None
-    from ufs_control.runner.records import recover_interrupted
-
-    for folder in recover_interrupted(runs_dir):
-        print(f"note: run {folder.name} was left running by a process that died; marked interrupted", flush=True)
+    runs_dir = _prepare_runs_dir(args.runs_dir)
     line = _ProgressLine()
     session = open_session(
         rig,
@@ -475,6 +466,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return EXIT_TRIPPED
 
 
+def _prepare_runs_dir(name: str) -> Path:
+    """The runs folder, created if need be, with any run a dead process left "running" marked interrupted."""
+    from pathlib import Path
+
+    from ufs_control.runner.records import recover_interrupted
+
+    runs_dir = Path(name)
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(str(runs_dir), "--runs-dir", f"cannot create: {exc.strerror}") from None
+    for folder in recover_interrupted(runs_dir):
+        print(f"note: run {folder.name} was left running by a process that died; marked interrupted", flush=True)
+    return runs_dir
+
+
 def _sim_plant(args: argparse.Namespace, simulate: bool) -> ThermalParams | None:
     if not getattr(args, "sim_plant", None):
         return None
@@ -495,7 +502,7 @@ def _cmd_identify(args: argparse.Namespace) -> int:
     from ufs_control.core.profile import plan
     from ufs_control.plotting import plot_fit
     from ufs_control.runner.plantfile import identification_profile, summary_lines, trace_of_run, write_plant_file
-    from ufs_control.runner.records import Outcome, recover_interrupted
+    from ufs_control.runner.records import Outcome
 
     rig = _load_rig(args)
     simulate = args.sim or rig.simulated
@@ -516,13 +523,7 @@ def _cmd_identify(args: argparse.Namespace) -> int:
         raise ConfigError(
             "<identify>", f"segment {findings[0].segment}", f"cannot identify safely: {findings[0].message}"
         )
-    runs_dir = Path(args.runs_dir)
-    try:
-        runs_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(str(runs_dir), "--runs-dir", f"cannot create: {exc.strerror}") from None
-    for folder in recover_interrupted(runs_dir):
-        print(f"note: run {folder.name} was left running by a process that died; marked interrupted", flush=True)
+    runs_dir = _prepare_runs_dir(args.runs_dir)
     line = _ProgressLine()
     session = open_session(
         rig,
