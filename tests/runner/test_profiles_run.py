@@ -41,7 +41,12 @@ def test_bn_plates_with_their_model_meet_the_heavy_fixture_targets() -> None:
     assert m["overshoot_k"] <= 5.0 and m["settle_s"] <= 4.0  # M3, M4 (heavy fixtures)
 
 
-def test_bench_writes_its_figures(tmp_path: Path) -> None:
+def test_bench_writes_its_figures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import ufs_control.bench as bench
+
+    speed = bench.llzo_speed
+    monkeypatch.setattr(bench, "LEARNING_RUNS", 1)  # one learned run is enough to see the variants side by side
+    monkeypatch.setattr(bench, "llzo_speed", lambda runs=1: speed(runs))
     out = tmp_path / "bench.json"
     summary = run_bench(1, seed=3, out=out, jobs=1)
     data = json.loads(out.read_text())
@@ -58,7 +63,7 @@ def test_bench_writes_its_figures(tmp_path: Path) -> None:
             "time_in_band_s",
         }
     variants = {r["variant"] for r in data["runs"]}
-    assert variants == set(VARIANTS)  # the one plant was identified and learned on
+    assert variants == set(VARIANTS) - {"learning_3", "learning_5"}  # the one plant was identified and learned on
     ident = next(r for r in data["runs"] if r["variant"] == "identified_model")
     assert ident["identification"]["pyro_rms_k"] < 3.0
     assert data["simulator"]["sim_seconds_per_wall_second"] > 1.0
