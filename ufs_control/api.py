@@ -21,13 +21,13 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ufs_control.app import ending_signals, notify_run, open_session, parse_fault_spec, prepare_run
+from ufs_control.app import ending_signals, notify_run, open_session, parse_fault_spec, prepare_run, prepare_runs_dir
 from ufs_control.core.errors import ConfigError
 from ufs_control.core.profile import Profile, load_profile
 from ufs_control.core.recipe import profile_toml
 from ufs_control.core.rig import RigConfig, load_rig
 from ufs_control.runner.engine import Progress
-from ufs_control.runner.records import OUTPUT_OFF_UNCONFIRMED, RunResult, Sample, recover_interrupted
+from ufs_control.runner.records import OUTPUT_OFF_UNCONFIRMED, RunResult, Sample
 from ufs_control.runner.report import load_run_json
 
 if TYPE_CHECKING:
@@ -122,14 +122,7 @@ class Rig:
             raise ConfigError("open_rig", "", "this rig was closed: open it again")
         if not isinstance(profile, Profile):
             profile = load_profile(profile)
-        folder = Path(runs_dir)
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise ConfigError(str(folder), "runs_dir", f"cannot create: {exc.strerror}") from None
-        for stale in recover_interrupted(folder):
-            if self.log is not None:
-                self.log(f"note: run {stale.name} was left running by a process that died; marked interrupted")
+        folder = prepare_runs_dir(runs_dir, "runs_dir", self.log)
         profile = _recorded(profile, folder)
         session = open_session(
             self.config,

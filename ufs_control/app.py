@@ -46,7 +46,15 @@ from ufs_control.runner.guardian import GuardedSupply, GuardianCore, LocalLink, 
 from ufs_control.runner.idle import MeterReading, SupplyMeters
 from ufs_control.runner.learnstore import Gate, LearningStore, learn_from_run
 from ufs_control.runner.notify import notify, run_summary
-from ufs_control.runner.records import RunResult, Sample, SampleLog, append_jsonl, make_event, mark_interrupted
+from ufs_control.runner.records import (
+    RunResult,
+    Sample,
+    SampleLog,
+    append_jsonl,
+    make_event,
+    mark_interrupted,
+    recover_interrupted,
+)
 
 CONTROLLERS = ("ff_pi", "naive_voltage_pid", "open_loop", "exact_ff")
 CODEC_NAMES = tuple(CODECS)
@@ -428,6 +436,20 @@ def ending_signals(runner: Runner) -> Iterator[list[int]]:
             signal.signal(sig, handler)
 
 
+def prepare_runs_dir(folder: str | Path, option: str, note: Callable[[str], None] | None) -> Path:
+    """The runs folder, created if need be, with any run a dead process left "running" marked interrupted
+    (each named to ``note``). ``option`` names the setting in the one-line error when it cannot be created."""
+    runs_dir = Path(folder)
+    try:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(str(runs_dir), option, f"cannot create: {exc.strerror}") from None
+    for stale in recover_interrupted(runs_dir):
+        if note is not None:
+            note(f"note: run {stale.name} was left running by a process that died; marked interrupted")
+    return runs_dir
+
+
 def notify_run(
     rig: RigConfig, result: RunResult, operator: str, sample_id: str, warn: Callable[[str], None] | None
 ) -> None:
@@ -634,9 +656,7 @@ def run_gui(
 ) -> int:
     """Open the operator window on the simulator or the rig."""
     from ufs_control.gui.main import launch
-    from ufs_control.runner.records import recover_interrupted
 
-    for folder in recover_interrupted(runs_dir):
-        print(f"note: run {folder.name} was left running by a process that died; marked interrupted", flush=True)
+    runs_dir = prepare_runs_dir(runs_dir, "--runs-dir", lambda text: print(text, flush=True))
     backend = GuiBackend(runs_dir, speed=speed, faults=faults)
     return launch(backend, rig, simulate, profile, run, screenshot, screenshot_at_s)

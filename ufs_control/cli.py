@@ -467,19 +467,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _prepare_runs_dir(name: str) -> Path:
-    """The runs folder, created if need be, with any run a dead process left "running" marked interrupted."""
-    from pathlib import Path
+    from ufs_control.app import prepare_runs_dir
 
-    from ufs_control.runner.records import recover_interrupted
-
-    runs_dir = Path(name)
-    try:
-        runs_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(str(runs_dir), "--runs-dir", f"cannot create: {exc.strerror}") from None
-    for folder in recover_interrupted(runs_dir):
-        print(f"note: run {folder.name} was left running by a process that died; marked interrupted", flush=True)
-    return runs_dir
+    return prepare_runs_dir(name, "--runs-dir", lambda text: print(text, flush=True))
 
 
 def _sim_plant(args: argparse.Namespace, simulate: bool) -> ThermalParams | None:
