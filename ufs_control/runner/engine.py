@@ -815,7 +815,8 @@ class Runner:
                 "warning",
                 message=f"pyrometer {temps.pyrometer_c:.0f} °C but felt resistance says {temps.resistance_c:.0f} °C",
             )
-        handover.observe(t, felt)
+        # The loop closes on the pyrometer only; the felts' resistance never hands the loop over.
+        handover.observe(t, temps.pyrometer_c)
         # where are we in the profile
         pos = timeline.locate(t)
         if pos is None:
@@ -831,7 +832,7 @@ class Runner:
                 self._event("loop", closed=False, why=f"segment {seg.label}")
         if pos.output_off:
             timeline.wait_for_cooling(pos, t, dt, self._below(pos, reading))
-        if handover.ready(t, pos.setpoint_c, felt):
+        if handover.ready(t, pos.setpoint_c, temps.pyrometer_c):
             pos = self._close_loop(timeline, handover, pos, t, felt)
         # monitors and interlocks
         error = felt - pos.setpoint_c if felt is not None and pos.setpoint_c is not None else None
