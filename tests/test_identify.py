@@ -57,16 +57,18 @@ def test_identify_writes_a_plant_file_with_uncertainties_and_a_plot(identified: 
 
 
 def test_the_identified_model_controls_the_plant_better(identified: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    def handover(*extra: str) -> float:
+    def metrics(*extra: str) -> dict[str, float]:
         code = main(["run", str(LLZO), "--sim", "--sim-plant", str(identified / "truth.toml"),
                      "--runs-dir", str(identified / "check"), *extra])  # fmt: skip
         assert code == 0
-        line = next(x for x in capsys.readouterr().out.splitlines() if "Hand-over error" in x)
-        return float(line.split()[-2])
+        out = capsys.readouterr().out.splitlines()
+        names = {"ramp": "Ramp tracking RMS", "handover": "Hand-over error", "iae": "IAE (M6)"}
+        return {k: float(next(x for x in out if name in x).split()[-2]) for k, name in names.items()}
 
-    nominal = handover()
-    fitted = handover("--plant", str(identified / "plant.toml"))
-    assert fitted < 0.5 * nominal
+    nominal = metrics()
+    fitted = metrics("--plant", str(identified / "plant.toml"))
+    assert all(fitted[k] < nominal[k] for k in nominal), (nominal, fitted)
+    assert fitted["iae"] < 0.75 * nominal["iae"], (nominal, fitted)
 
 
 def test_fit_refits_from_run_folders_and_rejects_what_is_not_one(identified: Path, tmp_path: Path) -> None:

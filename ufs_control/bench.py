@@ -30,7 +30,7 @@ from ufs_control.control.feasibility import check
 from ufs_control.control.identify import IdentificationError, fit_plant
 from ufs_control.control.model import PlantModel
 from ufs_control.core.profile import Hold, Profile, load_profile, parse_profile, plan
-from ufs_control.core.rig import RigConfig
+from ufs_control.core.rig import ENGAGE_MARGIN_IDENTIFIED_K, RigConfig
 from ufs_control.core.thermal import ThermalParams, Wiring, preset
 from ufs_control.runner.metrics import compute
 from ufs_control.runner.plantfile import identification_profile, trace_of_run
@@ -233,7 +233,13 @@ def plant_job(args: tuple[PlantCase, str]) -> list[dict[str, Any]]:
         folder = Path(tmp)
         row("nominal_model", run_case(case, "ff_pi", profile))
         row("naive_voltage_pid", run_case(case, "naive_voltage_pid", profile))
-        exact = replace(bench_rig(case), pyrometer=replace(bench_rig(case).pyrometer, t90_s=case.t90_s))
+        # The exact model is a perfectly identified one: it closes the loop as an identified model does.
+        base = bench_rig(case)
+        exact = replace(
+            base,
+            pyrometer=replace(base.pyrometer, t90_s=case.t90_s),
+            controller=replace(base.controller, engage_margin_k=ENGAGE_MARGIN_IDENTIFIED_K),
+        )
         row("exact_model", run_case(case, "exact_ff", profile, rig=exact))
         try:
             identified, info = identify_case(case, folder / "identify")

@@ -3,11 +3,13 @@ actuator, the hand-over."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sim.clock import VirtualClock
+from tests.runner.helpers import events, run
 from ufs_control.control.handover import HandOver, fit_line, rebase_time
 from ufs_control.control.model import PlantModel
 from ufs_control.core.errors import GuardianTrip, InstrumentError, InstrumentTimeout, SupplyInUseError
@@ -17,6 +19,7 @@ from ufs_control.core.rig import ControllerConfig, Limits
 from ufs_control.core.thermal import preset
 from ufs_control.runner.actuator import PowerActuator, ResistanceEstimator
 from ufs_control.runner.guardian import GuardedSupply, GuardianCore, LocalLink, decode_error, encode_error
+from ufs_control.runner.records import Outcome
 from ufs_control.runner.timeline import ProfileTimeline
 
 
@@ -229,7 +232,7 @@ def test_the_timeline_pauses_for_holdback_waits_for_cooling_and_holds_at_the_end
 
 
 def test_the_hand_over_waits_for_valid_readings_above_the_range_start() -> None:
-    ho = HandOver(ControllerConfig(engage_margin_k=60.0, engage_window_s=0.5), 600.0)
+    ho = HandOver(ControllerConfig(engage_window_s=0.5), 600.0, 60.0)
     for k in range(10):
         ho.observe(k * 0.05, 650.0 + 5 * k)
     assert not ho.ready(0.45, 700.0, 695.0)  # valid for 0.45 s only
@@ -244,6 +247,35 @@ def test_the_hand_over_waits_for_valid_readings_above_the_range_start() -> None:
         parse_profile({"name": "r", "segment": [{"type": "ramp", "target_c": 1025, "rate_c_per_s": 100}]}), 25.0
     ).segments[0]
     assert rebase_time(seg, 525.0, 1.0) == pytest.approx(5.0)
+
+
+def test_a_segment_that_stays_below_the_engage_margin_still_closes_the_loop() -> None:
+    ho = HandOver(ControllerConfig(engage_window_s=1.0), 600.0, 150.0)
+    assert ho.engage_above_c(1150.0) == 750.0  # a ramp through the range: the full margin
+    assert ho.engage_above_c(None) == 750.0
+    assert ho.engage_above_c(680.0) == 660.0  # a hold at 680 °C: 20 K below it
+    assert ho.engage_above_c(605.0) == 610.0  # never closer than 10 K to the range start
+    for k in range(21):
+        ho.observe(k * 0.05, 670.0)
+    assert ho.ready(1.0, 680.0, 670.0, top_c=680.0)
+    assert not ho.ready(1.0, 1150.0, 670.0, top_c=1150.0)
+
+
+def test_a_hold_just_inside_the_pyrometer_range_runs_in_closed_loop(tmp_path: Path) -> None:
+    profile = parse_profile(
+        {
+            "name": "low hold",
+            "segment": [
+                {"type": "ramp", "target_c": 680, "rate_c_per_s": 50},
+                {"type": "hold", "duration_s": 10},
+                {"type": "cool", "duration_s": 2},
+            ],
+        }
+    )
+    result = run(tmp_path, profile=profile)
+    assert result.outcome is Outcome.FINISHED, result.reason
+    closed = [e for e in events(result) if e["type"] == "loop" and e["closed"]]
+    assert closed and closed[0]["setpoint_c"] < 680.0
 
 
 def test_a_serial_port_is_one_supply_whatever_path_names_it(tmp_path: Any) -> None:

@@ -12,6 +12,11 @@ from ufs_control.core.profile import PlannedSegment
 from ufs_control.core.rig import ControllerConfig
 
 HISTORY = 64
+# A segment that stays below range start + engage margin (a hold just inside the pyrometer's range) still
+# closes the loop: once the reading is this far below the segment's highest setpoint, but never closer to
+# the range start than MIN_MARGIN_K.
+BELOW_TOP_K = 20.0
+MIN_MARGIN_K = 10.0
 
 
 def fit_line(points: list[tuple[float, float]], at_t: float) -> tuple[float, float | None]:
@@ -41,9 +46,10 @@ def rebase_time(seg: PlannedSegment, measured_c: float, profile_t_s: float) -> f
 class HandOver:
     """Tracks valid readings and says when the loop may close; opens it again for open-loop segments."""
 
-    def __init__(self, config: ControllerConfig, range_low_c: float) -> None:
+    def __init__(self, config: ControllerConfig, range_low_c: float, margin_k: float) -> None:
         self.config = config
         self.range_low_c = range_low_c
+        self.margin_k = margin_k
         self.engaged = False
         self.valid_since: float | None = None
         self.readings: deque[tuple[float, float]] = deque(maxlen=HISTORY)
@@ -56,9 +62,17 @@ class HandOver:
         self.readings.append((t, celsius))
         self.valid_since = t if self.valid_since is None else self.valid_since
 
-    def ready(self, t: float, setpoint_c: float | None, celsius: float | None) -> bool:
-        """True when the loop is open and may close now: readings valid for the engage window, well above
-        the bottom of the pyrometer's range (its noise is lower there)."""
+    def engage_above_c(self, top_c: float | None = None) -> float:
+        """The reading above which the loop may close: the engage margin above the pyrometer's range start
+        (near it a head is noisier and slower), lowered for a segment that never gets that far."""
+        margin = self.margin_k
+        if top_c is not None:
+            margin = min(margin, max(MIN_MARGIN_K, top_c - self.range_low_c - BELOW_TOP_K))
+        return self.range_low_c + margin
+
+    def ready(self, t: float, setpoint_c: float | None, celsius: float | None, top_c: float | None = None) -> bool:
+        """True when the loop is open and may close now: readings valid for the engage window, above
+        :meth:`engage_above_c` for a segment whose highest setpoint is ``top_c``."""
         c = self.config
         return (
             not self.engaged
@@ -66,7 +80,7 @@ class HandOver:
             and celsius is not None
             and self.valid_since is not None
             and t - self.valid_since >= c.engage_window_s
-            and celsius > self.range_low_c + c.engage_margin_k
+            and celsius > self.engage_above_c(top_c)
         )
 
     def fit(self, t: float) -> tuple[float, float | None]:

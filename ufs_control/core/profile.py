@@ -116,6 +116,13 @@ class PlannedSegment:
     def label(self) -> str:
         return f"{self.index + 1} ({self.kind})"
 
+    @property
+    def top_c(self) -> float | None:
+        """The highest setpoint of the segment (None where output is off/open-loop)."""
+        if self.start_c is None or self.end_c is None:
+            return None
+        return max(self.start_c, self.end_c)
+
     def describe(self) -> str:
         """What the segment does to the output, e.g. ``25 → 1150 °C``, ``40 W open loop``, ``output off``."""
         if self.start_c is not None and self.end_c is not None:

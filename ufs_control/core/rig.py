@@ -69,14 +69,20 @@ class Limits:
     cross_check_s: float = 2.0  # ... and, for this long without a break, a trip
 
 
+ENGAGE_MARGIN_PRESET_K = 60.0  # a preset's open loop drifts: close the loop early
+ENGAGE_MARGIN_IDENTIFIED_K = 150.0  # an identified model's open loop tracks: wait for the head to be fast
+
+
 @dataclass(frozen=True)
 class ControllerConfig:
     loop_hz: float = 20.0
     tau_c_s: float = 0.3
     tau_c_hold_s: float = 1.3
     theta_s: float = 0.1
-    engage_margin_k: float = 60.0
-    engage_window_s: float = 0.5
+    # Close the loop this far above the pyrometer's range start, where a head is noisier and slower
+    # (decision 0003). None: ENGAGE_MARGIN_IDENTIFIED_K with an identified model, else ENGAGE_MARGIN_PRESET_K.
+    engage_margin_k: float | None = None
+    engage_window_s: float = 1.0
     error_filter_s: float = 0.1
     adapt_feedforward: bool = True
     # Resistance thermometry (needs a fitted model: [model] file or --plant): the felts' V/I as a second
@@ -149,6 +155,15 @@ class RigConfig:
         """Use the felts' resistance as a temperature sensor (the model's R(T) was fitted on the rig)."""
         mode = self.controller.thermometry
         return mode == "on" or (mode == "auto" and self.model_file is not None)
+
+    @property
+    def engage_margin_k(self) -> float:
+        """How far above the pyrometer's range start the loop closes (``controller.engage_margin_k``, or by
+        default later with an identified model than with a preset)."""
+        margin = self.controller.engage_margin_k
+        if margin is not None:
+            return margin
+        return ENGAGE_MARGIN_IDENTIFIED_K if self.model_file is not None else ENGAGE_MARGIN_PRESET_K
 
     @property
     def channels(self) -> tuple[int, ...]:

@@ -157,7 +157,7 @@ class _Run:
         else:
             max_run = laid.duration_s * 2.0 + 60.0
         self.monitors = Monitors(rig.limits, self.resistance, max_run)
-        self.check_from_c = rig.pyrometer.range_c[0] + rig.controller.engage_margin_k
+        self.check_from_c = rig.pyrometer.range_c[0] + rig.engage_margin_k
         self.fusion = SensorFusion(
             ResistanceThermometer(runner.model) if rig.thermometry else None, rig.pyrometer.t90_s
         )
@@ -770,7 +770,7 @@ class Runner:
     def _loop(self, profile: Profile, run: _Run) -> None:
         rig = self.rig
         timeline = ProfileTimeline(run.plan, profile.end_action, self.period_s)
-        handover = HandOver(rig.controller, rig.pyrometer.range_c[0])
+        handover = HandOver(rig.controller, rig.pyrometer.range_c[0], rig.engage_margin_k)
         self.controller.reset()
         meter_every = max(1, round(0.25 / self.period_s))
         tick = 0
@@ -832,7 +832,7 @@ class Runner:
                 self._event("loop", closed=False, why=f"segment {seg.label}")
         if pos.output_off:
             timeline.wait_for_cooling(pos, t, dt, self._below(pos, reading))
-        if handover.ready(t, pos.setpoint_c, temps.pyrometer_c):
+        if handover.ready(t, pos.setpoint_c, temps.pyrometer_c, pos.segment.top_c):
             pos = self._close_loop(timeline, handover, pos, t, felt)
         # monitors and interlocks
         error = felt - pos.setpoint_c if felt is not None and pos.setpoint_c is not None else None

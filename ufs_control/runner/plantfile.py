@@ -24,6 +24,7 @@ from ufs_control.runner.records import read_samples
 BLIND_STEPS_C = (300.0, 500.0, 700.0, 850.0, 1000.0)
 BLIND_STEP_S = 6.0  # about three time constants of the nominal felt at 300 °C
 HOLD_S = 4.0
+IDENTIFY_ENGAGE_K = 60.0  # the closed-loop part starts this far above the pyrometer's range start
 
 
 def identification_profile(rig: RigConfig, max_temperature_c: float) -> Profile:
@@ -33,7 +34,7 @@ def identification_profile(rig: RigConfig, max_temperature_c: float) -> Profile:
     low = rig.pyrometer.range_c[0]
     top = max_temperature_c - 50.0
     middle = min(max(low + 250.0, (low + top) / 2.0), top - 50.0)
-    start = low + rig.controller.engage_margin_k + 20.0
+    start = low + IDENTIFY_ENGAGE_K + 20.0  # the loop closes 20 K below the step's target
     segments: list[Ramp | Hold | Step | Power | Cool] = [
         Power(power_w=round(model.steady_power_w(t), 1), duration_s=BLIND_STEP_S)
         for t in BLIND_STEPS_C
