@@ -135,7 +135,9 @@ def bench_profile(path: Path = RECIPE) -> Profile:
     return replace(profile, segments=segments)
 
 
-def _session(case: PlantCase, rig: RigConfig, controller: str, runs_dir: Path | None, on_sample: Any) -> Any:
+def _session(
+    case: PlantCase, rig: RigConfig, controller: str, runs_dir: Path | None, on_sample: Any, run: int = 0
+) -> Any:
     return open_session(
         rig,
         simulate=True,
@@ -148,7 +150,7 @@ def _session(case: PlantCase, rig: RigConfig, controller: str, runs_dir: Path | 
         },
         controller=controller,
         on_sample=on_sample,
-        seed=case.index,
+        seed=case.index + 1000 * run,  # a real pyrometer's noise does not repeat from run to run
         plot=False,
     )
 
@@ -160,8 +162,10 @@ def run_case(
     rig: RigConfig | None = None,
     runs_dir: Path | None = None,
     learn: bool = False,
+    run: int = 0,
 ) -> dict[str, Any]:
-    """One recipe run; return the outcome and the metrics on true and on measured temperature."""
+    """One recipe run (``run``: its number on this plant, which draws the noise afresh); return the outcome and
+    the metrics on true and on measured temperature."""
     rig = rig or bench_rig(case)
     pairs: list[tuple[Sample, float]] = []
     holder: dict[str, Any] = {}
@@ -169,7 +173,7 @@ def run_case(
     def on_sample(s: Sample) -> None:
         pairs.append((s, holder["sim"].rig.truth().felt_c))
 
-    session = _session(case, rig, controller, runs_dir, on_sample)
+    session = _session(case, rig, controller, runs_dir, on_sample, run)
     holder["sim"] = session.sim
     try:
         companion = None
@@ -260,7 +264,7 @@ def plant_job(args: tuple[PlantCase, str]) -> list[dict[str, Any]]:
         runs.mkdir()
         # Run k + 1 is the first to use what k completed runs taught (run 1 only learns).
         for k in range(LEARNING_RUNS + 1):
-            result = run_case(case, "ff_pi", profile, rig=identified, runs_dir=runs, learn=True)
+            result = run_case(case, "ff_pi", profile, rig=identified, runs_dir=runs, learn=True, run=k + 1)
             if k in (1, 3, 5):
                 row(f"learning_{k}", result)
     return rows

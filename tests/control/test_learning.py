@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from ufs_control.control.learning import Correction, LearningSettings, RunSignal, run_signal, smooth, update
+from ufs_control.control.learning import (
+    Correction,
+    LearningSettings,
+    RunSignal,
+    run_signal,
+    shrink,
+    smooth,
+    update,
+)
 
 PLAIN = LearningSettings(gain=1.0, advance_s=0.0, smooth_s=0.0, max_fraction=0.25)
 
@@ -35,6 +45,43 @@ def test_the_update_adds_the_gain_times_the_run_correction_and_keeps_the_rest() 
     half = LearningSettings(gain=0.5, advance_s=0.0, smooth_s=0.0)
     out = update(previous, signal([2.0, None, -2.0, 4.0]), 0.3, half, lambda t: 100.0)
     assert out.values == pytest.approx((2.0, 1.0, 0.0, 3.0))
+
+
+def test_the_gain_decays_with_the_runs_learned_down_to_its_floor() -> None:
+    settings = LearningSettings(gain=0.6, advance_s=0.0, smooth_s=0.0, min_gain=0.15)
+    assert [settings.gain_for(k) for k in (1, 2, 3, 4, 5)] == pytest.approx([0.6, 0.3, 0.2, 0.15, 0.15])
+    previous = Correction(0.1, (1.0, 1.0))
+    third = update(previous, signal([3.0, -3.0]), 0.1, settings, lambda t: 100.0, iteration=3)
+    assert third.values == pytest.approx((1.6, 0.4))
+    # Noise alone: with a constant gain the correction wanders off; with the decaying gain it averages out.
+    rng = random.Random(1)
+    noise = [[rng.gauss(0.0, 5.0) for _ in range(200)] for _ in range(30)]
+    constant = LearningSettings(gain=0.7, advance_s=0.0, smooth_s=0.0, min_gain=0.7)
+    decaying = LearningSettings(gain=0.7, advance_s=0.0, smooth_s=0.0, min_gain=0.0)
+    ends = []
+    for rule in (constant, decaying):
+        c = None
+        for k, run in enumerate(noise, start=1):
+            c = update(c, signal(list(run)), 19.9, rule, lambda t: 1e9, iteration=k)
+        assert c is not None
+        ends.append(sum(v * v for v in c.values) / len(c.values))
+    assert ends[1] < 0.1 * ends[0]
+
+
+def test_what_the_noise_alone_could_explain_is_not_learned() -> None:
+    rng = random.Random(2)
+    # 10 s of a loop answering noise (σ 4 W), then 10 s where the model is 20 W short
+    raw: list[float | None] = [rng.gauss(0.0, 4.0) for _ in range(100)] + [
+        20.0 + rng.gauss(0.0, 4.0) for _ in range(100)
+    ]
+    smoothed = smooth(raw, 2)
+    out = shrink(raw, smoothed, 2, 2.0)
+    quiet = [v for v in out[:95] if v is not None]
+    assert sum(1 for v in quiet if v == 0.0) > 0.8 * len(quiet)  # the noise-only stretch learns (almost) nothing
+    loud = [v for v in out[105:] if v is not None]
+    assert 15.0 < sum(loud) / len(loud) < 20.0  # the real shortfall is learned, less the threshold
+    assert shrink(raw, smoothed, 2, 0.0) == smoothed  # switched off
+    assert shrink([None, 1.0], [None, 1.0], 0, 2.0) == [None, 1.0]  # no scatter to judge by: unchanged
 
 
 def test_the_correction_is_bounded_in_both_directions() -> None:

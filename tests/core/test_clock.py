@@ -15,14 +15,21 @@ def test_precise_sleep_wakes_at_the_deadline_not_before() -> None:
         start = time.perf_counter()
         precise_sleep(seconds)
         elapsed = time.perf_counter() - start
-        assert seconds <= elapsed < seconds + 0.01
+        # not before the deadline; the bound above is loose: a shared CI machine can be late by tens of ms
+        assert seconds <= elapsed < seconds + 0.25
 
 
 def test_scaled_clock_runs_faster() -> None:
     clock = ScaledClock(10.0)
+    w0 = time.monotonic()
     t0 = clock.now()
     clock.sleep(0.2)  # 20 ms of wall time
-    assert clock.now() - t0 == pytest.approx(0.2, abs=0.08)
+    t1 = clock.now()
+    w1 = time.monotonic()
+    # it slept the whole scaled time, and its time ran ten times faster than the wall clock (however loaded
+    # the machine, the ratio holds; a late wake-up shows in both)
+    assert 0.2 <= t1 - t0 <= 10.0 * (w1 - w0) + 1e-6
+    assert t1 - t0 >= 5.0 * (w1 - w0)
     with pytest.raises(ValueError):
         ScaledClock(0.0)
 

@@ -9,6 +9,13 @@ filtered fraction of it to its feedforward:
 with γ ≤ 1 the learning gain, S a zero-phase (centred) moving average and t_adv a small time advance that
 compensates the plant's lag (the loop corrects an error after the feedforward caused it).
 
+Before it is added, the smoothed δ is shrunk towards zero by twice its noise (a soft threshold, estimated
+from the run's own scatter), so that a flat stretch where the loop only answered pyrometer noise teaches
+nothing. The gain decays with the number k of runs this correction has learned from, γ_k = max(γ/k, γ_min): δ holds
+the run's pyrometer noise as passed on by the loop as well as the repeating error, and a constant gain adds
+that noise up from run to run (a stochastic-approximation step: the correction converges to the mean of what
+the runs showed). The floor γ_min keeps it following a plant that drifts slowly, as felts age.
+
 Where the loop was closed, δ is what the loop added to the model + learned feedforward: the PI's output
 and the in-run adaptive scale ``k_ff`` and hand-over loss term ``b_ff`` (both start afresh each run):
 
@@ -41,6 +48,12 @@ class LearningSettings:
     advance_s: float = 0.2
     smooth_s: float = 0.5
     max_fraction: float = 0.25
+    min_gain: float = 0.15
+    noise_sigmas: float = 2.0
+
+    def gain_for(self, iteration: int) -> float:
+        """The gain of the ``iteration``-th update of a correction (1 = the first, from no correction)."""
+        return max(self.gain / max(iteration, 1), min(self.min_gain, self.gain))
 
 
 @dataclass(frozen=True)
@@ -174,27 +187,51 @@ def smooth(values: Sequence[float | None], half_width: int) -> list[float | None
     return out
 
 
+def shrink(
+    raw: Sequence[float | None], smoothed: Sequence[float | None], half_width: int, sigmas: float
+) -> list[float | None]:
+    """Soft-threshold the smoothed δ by ``sigmas`` times its noise: what the run's noise alone would give.
+
+    The noise is estimated from the raw points' scatter about the smoothed curve (median absolute deviation,
+    robust to the corners), divided by √(points averaged). A systematic error stands out of it and is
+    learned, less the threshold; a flat stretch where the loop only answered pyrometer noise learns nothing.
+    """
+    if sigmas <= 0 or half_width <= 0:  # without smoothing there is no scatter about a mean to judge by
+        return list(smoothed)
+    scatter = sorted(abs(r - m) for r, m in zip(raw, smoothed, strict=True) if r is not None and m is not None)
+    if not scatter:
+        return list(smoothed)
+    width = 2 * half_width + 1  # a point's scatter about a mean that includes it is √(1 − 1/width) of its σ
+    sigma = 1.4826 * scatter[len(scatter) // 2] / math.sqrt((1.0 - 1.0 / width) * width)
+    band = sigmas * sigma
+    return [None if m is None else math.copysign(max(abs(m) - band, 0.0), m) for m in smoothed]
+
+
 def update(
     previous: Correction | None,
     signal: RunSignal,
     duration_s: float,
     settings: LearningSettings,
     bound_w: Callable[[float], float],
+    iteration: int = 1,
 ) -> Correction:
     """The next run's correction from the last one and what run ``k`` showed (see the module docstring).
 
-    ``bound_w(profile_t_s)`` is the largest magnitude allowed at that profile time (W, ≥ 0).
+    ``bound_w(profile_t_s)`` is the largest magnitude allowed at that profile time (W, ≥ 0); ``iteration``
+    counts the runs the new correction has learned from, ``previous``'s and this one (1 with no previous).
     """
+    gain = settings.gain_for(iteration)
     dt = previous.dt_s if previous is not None else grid_step(duration_s)
     n = math.floor(duration_s / dt + 1e-9) + 1
     old = list(previous.values[:n]) if previous is not None else []
     old += [0.0] * (n - len(old))
     delta = _bin(signal, dt, n)
     delta = _shift(delta, round(settings.advance_s / dt))
-    delta = smooth(delta, round(0.5 * settings.smooth_s / dt))
+    half = round(0.5 * settings.smooth_s / dt)
+    delta = shrink(delta, smooth(delta, half), half, settings.noise_sigmas)
     values = []
     for k in range(n):
-        v = old[k] + (settings.gain * d if (d := delta[k]) is not None else 0.0)
+        v = old[k] + (gain * d if (d := delta[k]) is not None else 0.0)
         limit = max(bound_w(k * dt), 0.0)
         values.append(min(max(v, -limit), limit))
     return Correction(dt, tuple(values))

@@ -94,6 +94,8 @@ class ControllerConfig:
     learn_advance_s: float = 0.2  # the correction is applied this much earlier than the loop needed it
     learn_smooth_s: float = 0.5  # width of the zero-phase moving average over the correction
     learn_max_fraction: float = 0.25  # bound on the correction, of the supply envelope at the setpoint
+    learn_min_gain: float = 0.15  # the gain decays as learn_gain / k over the k runs learned, down to this
+    learn_noise_sigmas: float = 2.0  # what a run's noise alone could explain is not learned (soft threshold)
 
 
 @dataclass(frozen=True)
@@ -411,6 +413,18 @@ RIG_RANGES: dict[str, Range | Callable[[RigConfig], Range]] = {
         "a gain of 0 learns nothing",
         "more than the whole correction overshoots from run to run (iterative learning needs a gain <= 1)",
         low_open=True,
+    ),
+    "controller.learn_min_gain": Range(
+        0.0,
+        1.0,
+        "0 lets the gain decay to nothing: the correction settles on the mean of the runs",
+        "iterative learning needs a gain <= 1",
+    ),
+    "controller.learn_noise_sigmas": Range(
+        0.0,
+        5.0,
+        "0 learns the run's noise along with its error",
+        "a wider threshold leaves real errors of a few kelvin unlearned",
     ),
     "controller.learn_advance_s": Range(
         0.0,

@@ -69,7 +69,9 @@ def envelope_bound(rig: RigConfig, laid: Plan, max_fraction: float) -> Callable[
 
 def settings_of(rig: RigConfig) -> LearningSettings:
     c = rig.controller
-    return LearningSettings(c.learn_gain, c.learn_advance_s, c.learn_smooth_s, c.learn_max_fraction)
+    return LearningSettings(
+        c.learn_gain, c.learn_advance_s, c.learn_smooth_s, c.learn_max_fraction, c.learn_min_gain, c.learn_noise_sigmas
+    )
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,12 @@ class Version:
     correction: Correction
     felt_since: str | None
     record: dict[str, Any] = field(repr=False)
+
+    @property
+    def iteration(self) -> int:
+        """How many runs this correction has learned from (1 for a file that does not say)."""
+        value = self.record.get("iteration")
+        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else 1
 
 
 class LearningStore:
@@ -248,9 +256,12 @@ def learn_from_run(
     settings = settings_of(rig)
     previous = used.correction if used is not None else None
     bound = envelope_bound(rig, store.plan, settings.max_fraction)
-    correction = update(previous, signal, store.plan.duration_s, settings, bound)
+    iteration = used.iteration + 1 if used is not None else 1
+    correction = update(previous, signal, store.plan.duration_s, settings, bound, iteration)
     iae = result.metrics.get("iae_ks")
     record = {
+        "iteration": iteration,
+        "gain": settings.gain_for(iteration),
         "learned_from": {
             "run": result.run_dir.name,
             "outcome": result.outcome.value,
@@ -267,6 +278,6 @@ def learn_from_run(
     path = store.write(correction, record)
     shown = f"{iae:.1f} K·s" if isinstance(iae, float) else "n/a"
     return path, (
-        f"learning: version {int(path.stem[1:])} learned from this run (IAE {shown}, correction up to "
-        f"{correction.peak_w:.1f} W): {path}"
+        f"learning: version {int(path.stem[1:])} learned from this run (run {iteration} of this correction, "
+        f"gain {settings.gain_for(iteration):.2f}; IAE {shown}, correction up to {correction.peak_w:.1f} W): {path}"
     )
