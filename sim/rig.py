@@ -29,7 +29,7 @@ from sim.faults import Fault
 from sim.plant import PlantState, PowerLaw, step_driven
 from sim.pyrometer import KtrdEmulator
 from ufs_control.core.clock import Clock
-from ufs_control.core.thermal import ThermalParams, Wiring, felt_resistance, k_to_c
+from ufs_control.core.thermal import ThermalParams, Wiring, derivatives_for, felt_resistance_for, k_to_c
 
 SHORT_OHM = 0.3
 CONTACT_RISE_OHM_PER_S = 0.2
@@ -78,6 +78,8 @@ class SimRig:
         self.t = clock.now()
         self.t0 = self.t
         self.state = PlantState.ambient(params)
+        self._rates = derivatives_for(params)
+        self._felt_resistance = felt_resistance_for(params)
         self.psu = Cpx400dpEmulator(
             clock.now, ovp_reply_style=o.ovp_reply_style, latency_s=o.psu_latency_s, seed=o.seed
         )
@@ -257,7 +259,7 @@ class SimRig:
         """Return the load a wired output sees (felts, contacts, a short, leads) in ohm at felt temperature
         ``t_felt_k``, and the power in W into the felts and into the contacts per squared output volt."""
         p = self.params
-        r_felt = felt_resistance(t_felt_k, p)
+        r_felt = self._felt_resistance(t_felt_k)
         per_felt = r_felt + p.r_contact_ohm + contact_extra_ohm
         wiring = self.options.wiring
         if wiring is Wiring.SERIES:
@@ -342,7 +344,7 @@ class SimRig:
             def law(s: float, tf: float) -> tuple[float, float]:
                 return q_felt - sink * (tf - t_amb), q_contact
 
-        state1 = step_driven(state0, law, h, p)
+        state1 = step_driven(state0, law, h, p, self._rates)
         tf1 = state1.t_felt_k
         c1 = c0 + rise * h
         load1, kf1, kc1 = circuit(tf1, c1)
