@@ -78,8 +78,12 @@ class SimRig:
         self.t = clock.now()
         self.t0 = self.t
         self.state = PlantState.ambient(params)
+        # The model bound to the plant, and what the load depends on besides the felts' temperature and the
+        # faults: the physics' inner loop evaluates them several times a step.
         self._rates = derivatives_for(params)
         self._felt_resistance = felt_resistance_for(params)
+        self._r_contact_ohm, self._r_leads_ohm, self._n_felts = params.r_contact_ohm, params.r_leads_ohm, params.n_felts
+        self._wiring = o.wiring
         self.psu = Cpx400dpEmulator(
             clock.now, ovp_reply_style=o.ovp_reply_style, latency_s=o.psu_latency_s, seed=o.seed
         )
@@ -258,21 +262,20 @@ class SimRig:
     def _circuit(self, t_felt_k: float, contact_extra_ohm: float) -> tuple[float, float, float]:
         """Return the load a wired output sees (felts, contacts, a short, leads) in ohm at felt temperature
         ``t_felt_k``, and the power in W into the felts and into the contacts per squared output volt."""
-        p = self.params
         r_felt = self._felt_resistance(t_felt_k)
-        per_felt = r_felt + p.r_contact_ohm + contact_extra_ohm
-        wiring = self.options.wiring
+        per_felt = r_felt + self._r_contact_ohm + contact_extra_ohm
+        wiring, leads = self._wiring, self._r_leads_ohm
         if wiring is Wiring.SERIES:
-            path = p.n_felts * per_felt
+            path = self._n_felts * per_felt
         elif wiring is Wiring.PARALLEL:
-            path = per_felt / p.n_felts
+            path = per_felt / self._n_felts
         else:
             path = per_felt
         if self.open_circuit:
-            return (SHORT_OHM if self.shorted else math.inf) + p.r_leads_ohm, 0.0, 0.0
+            return (SHORT_OHM if self.shorted else math.inf) + leads, 0.0, 0.0
         load = 1.0 / (1.0 / path + 1.0 / SHORT_OHM) if self.shorted else path
-        load += p.r_leads_ohm
-        i_per_v = (1.0 - p.r_leads_ohm / load) / path  # the path's share of the output current, per volt
+        load += leads
+        i_per_v = (1.0 - leads / load) / path  # the path's share of the output current, per volt
         w_per_v2 = i_per_v * i_per_v * path
         share = r_felt / per_felt
         return load, w_per_v2 * share, w_per_v2 * (1.0 - share)
