@@ -253,9 +253,11 @@ class SimRig:
         """The earliest time a counting OVP/OCP timer can fire (inf if none counts)."""
         due = math.inf
         for ch in self.psu.channels:
-            if ch.live and ch.ovp_timer > 0:
+            if not ch.live:
+                continue
+            if ch.ovp_timer > 0:
                 due = min(due, self.t + max(OVP_DELAY_S - ch.ovp_timer, 1e-9))
-            if ch.live and ch.ocp_timer > 0:
+            if ch.ocp_timer > 0:
                 due = min(due, self.t + max(OCP_DELAY_S - ch.ocp_timer, 1e-9))
         return due
 
@@ -307,10 +309,12 @@ class SimRig:
             if ch.live:
                 if wired[n - 1]:
                     powered.append(ch)
-                # End the step where a relaxing output crosses its OVP or OCP level: the trip counts from there.
-                for level in (ch.ovp, ch.ocp * r0):
-                    if ch.v_out <= level < vt0:
-                        h = min(h, tau * math.log((vt0 - ch.v_out) / (vt0 - level)) * (1 + 1e-9) + 1e-9)
+                # End the step where a relaxing output crosses its OVP or OCP level: the trip counts from there
+                # (only an output still rising towards its level can cross one).
+                if ch.v_out < vt0:
+                    for level in (ch.ovp, ch.ocp * r0):
+                        if ch.v_out <= level < vt0:
+                            h = min(h, tau * math.log((vt0 - ch.v_out) / (vt0 - level)) * (1 + 1e-9) + 1e-9)
         # The relaxing part of the power, integrated exactly at the start's resistance.
         v2_0 = e_relax = 0.0
         for n, _ch, _r0, vt0, d0 in outputs:
