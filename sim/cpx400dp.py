@@ -312,7 +312,8 @@ class Cpx400dpEmulator:
 
     def execute(self, s: Session, unit: str) -> bytes:
         """Execute one command unit for session ``s``; return its reply (CRLF-terminated) or b""."""
-        text = _WHITE.sub(" ", unit).strip().upper()
+        # Runs of white space and control characters count as one space; most units have none to fold.
+        text = (unit if unit.isprintable() and "  " not in unit else _WHITE.sub(" ", unit)).strip().upper()
         if not text:
             return b""
         found = self.lookup(text)
@@ -339,15 +340,15 @@ class Cpx400dpEmulator:
         if found is not None:
             return found
         header = _HEADER.match(text)
-        for pattern, handler in self._handlers.get((header.group() if header else "", text[-1] == "?"), ()):
+        for pattern, handler, plain in self._handlers.get((header.group() if header else "", text[-1] == "?"), ()):
             m = pattern.fullmatch(text)
             if m is not None:
-                if NRF not in pattern.pattern:  # a unit without a number: one of a few dozen, worth keeping
+                if plain:  # a unit without a number: one of a few dozen, worth keeping
                     self._plain[text] = (handler, m.groups())
                 return handler, m.groups()
         return None
 
-    def _build_handlers(self) -> dict[tuple[str, bool], list[tuple[re.Pattern[str], Callable[..., str | None]]]]:
+    def _build_handlers(self) -> dict[tuple[str, bool], list[tuple[re.Pattern[str], Callable[..., str | None], bool]]]:
         """The command list, as a table from (leading identifier, is a query) to the patterns and handlers
         that can match such a unit, in the list's order."""
         ch = r"([12])"
@@ -407,11 +408,12 @@ class Cpx400dpEmulator:
             (r"\*TST\?", lambda s: "0"),
         ]
         self.commands = [(re.compile(p), h) for p, h in table]
-        handlers: dict[tuple[str, bool], list[tuple[re.Pattern[str], Callable[..., str | None]]]] = {}
+        handlers: dict[tuple[str, bool], list[tuple[re.Pattern[str], Callable[..., str | None], bool]]] = {}
         for pattern, h in self.commands:
+            plain = NRF not in pattern.pattern
             for header in _headers(pattern.pattern):
                 # Only a pattern ending in "?" matches a unit ending in "?" (an NRF never ends in one).
-                handlers.setdefault((header, pattern.pattern.endswith("\\?")), []).append((pattern, h))
+                handlers.setdefault((header, pattern.pattern.endswith("\\?")), []).append((pattern, h, plain))
         return handlers
 
     # --- handlers ---------------------------------------------------------------------------

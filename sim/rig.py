@@ -29,7 +29,7 @@ from sim.faults import Fault
 from sim.plant import PlantState, PowerLaw, step_driven
 from sim.pyrometer import KtrdEmulator
 from ufs_control.core.clock import Clock
-from ufs_control.core.thermal import ThermalParams, Wiring, felt_resistance, k_to_c
+from ufs_control.core.thermal import ThermalParams, Wiring, derivatives_for, felt_resistance_for, k_to_c
 
 SHORT_OHM = 0.3
 CONTACT_RISE_OHM_PER_S = 0.2
@@ -78,6 +78,12 @@ class SimRig:
         self.t = clock.now()
         self.t0 = self.t
         self.state = PlantState.ambient(params)
+        # The model bound to the plant, and what the load depends on besides the felts' temperature and the
+        # faults: the physics' inner loop evaluates them several times a step.
+        self._rates = derivatives_for(params)
+        self._felt_resistance = felt_resistance_for(params)
+        self._r_contact_ohm, self._r_leads_ohm, self._n_felts = params.r_contact_ohm, params.r_leads_ohm, params.n_felts
+        self._wiring = o.wiring
         self.psu = Cpx400dpEmulator(
             clock.now, ovp_reply_style=o.ovp_reply_style, latency_s=o.psu_latency_s, seed=o.seed
         )
@@ -247,30 +253,31 @@ class SimRig:
         """The earliest time a counting OVP/OCP timer can fire (inf if none counts)."""
         due = math.inf
         for ch in self.psu.channels:
-            if ch.live and ch.ovp_timer > 0:
+            if not ch.live:
+                continue
+            if ch.ovp_timer > 0:
                 due = min(due, self.t + max(OVP_DELAY_S - ch.ovp_timer, 1e-9))
-            if ch.live and ch.ocp_timer > 0:
+            if ch.ocp_timer > 0:
                 due = min(due, self.t + max(OCP_DELAY_S - ch.ocp_timer, 1e-9))
         return due
 
     def _circuit(self, t_felt_k: float, contact_extra_ohm: float) -> tuple[float, float, float]:
         """Return the load a wired output sees (felts, contacts, a short, leads) in ohm at felt temperature
         ``t_felt_k``, and the power in W into the felts and into the contacts per squared output volt."""
-        p = self.params
-        r_felt = felt_resistance(t_felt_k, p)
-        per_felt = r_felt + p.r_contact_ohm + contact_extra_ohm
-        wiring = self.options.wiring
+        r_felt = self._felt_resistance(t_felt_k)
+        per_felt = r_felt + self._r_contact_ohm + contact_extra_ohm
+        wiring, leads = self._wiring, self._r_leads_ohm
         if wiring is Wiring.SERIES:
-            path = p.n_felts * per_felt
+            path = self._n_felts * per_felt
         elif wiring is Wiring.PARALLEL:
-            path = per_felt / p.n_felts
+            path = per_felt / self._n_felts
         else:
             path = per_felt
         if self.open_circuit:
-            return (SHORT_OHM if self.shorted else math.inf) + p.r_leads_ohm, 0.0, 0.0
+            return (SHORT_OHM if self.shorted else math.inf) + leads, 0.0, 0.0
         load = 1.0 / (1.0 / path + 1.0 / SHORT_OHM) if self.shorted else path
-        load += p.r_leads_ohm
-        i_per_v = (1.0 - p.r_leads_ohm / load) / path  # the path's share of the output current, per volt
+        load += leads
+        i_per_v = (1.0 - leads / load) / path  # the path's share of the output current, per volt
         w_per_v2 = i_per_v * i_per_v * path
         share = r_felt / per_felt
         return load, w_per_v2 * share, w_per_v2 * (1.0 - share)
@@ -302,10 +309,12 @@ class SimRig:
             if ch.live:
                 if wired[n - 1]:
                     powered.append(ch)
-                # End the step where a relaxing output crosses its OVP or OCP level: the trip counts from there.
-                for level in (ch.ovp, ch.ocp * r0):
-                    if ch.v_out <= level < vt0:
-                        h = min(h, tau * math.log((vt0 - ch.v_out) / (vt0 - level)) * (1 + 1e-9) + 1e-9)
+                # End the step where a relaxing output crosses its OVP or OCP level: the trip counts from there
+                # (only an output still rising towards its level can cross one).
+                if ch.v_out < vt0:
+                    for level in (ch.ovp, ch.ocp * r0):
+                        if ch.v_out <= level < vt0:
+                            h = min(h, tau * math.log((vt0 - ch.v_out) / (vt0 - level)) * (1 + 1e-9) + 1e-9)
         # The relaxing part of the power, integrated exactly at the start's resistance.
         v2_0 = e_relax = 0.0
         for n, _ch, _r0, vt0, d0 in outputs:
@@ -342,7 +351,7 @@ class SimRig:
             def law(s: float, tf: float) -> tuple[float, float]:
                 return q_felt - sink * (tf - t_amb), q_contact
 
-        state1 = step_driven(state0, law, h, p)
+        state1 = step_driven(state0, law, h, p, self._rates)
         tf1 = state1.t_felt_k
         c1 = c0 + rise * h
         load1, kf1, kc1 = circuit(tf1, c1)

@@ -19,9 +19,11 @@ import random
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -393,6 +395,32 @@ def steady_power_curve(temps: tuple[float, ...] = (600.0, 1000.0, 1150.0, 1500.0
     return out
 
 
+# What the numerical libraries read, when they load, for how many threads to start.
+THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextmanager
+def _one_thread_per_worker() -> Iterator[None]:
+    """While inside, processes started fresh (not forked) load their numerical libraries with one thread each,
+    unless the environment says otherwise.
+
+    The pool runs one worker per core already; a BLAS thread pool in each worker (OpenBLAS spins its threads
+    while it waits) makes the workers fight over the cores, and ``ufs identify``'s fit took twice as long.
+    One thread computes the same numbers.
+    """
+    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    for name in THREAD_VARIABLES:
+        os.environ.setdefault(name, "1")
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 def run_bench(
     plants: int, seed: int, out: Path, jobs: int = 2, log: Callable[[str], None] | None = None
 ) -> dict[str, Any]:
@@ -402,7 +430,10 @@ def run_bench(
     tasks = [(c, str(RECIPE)) for c in cases]
     start = time.perf_counter()
     if jobs > 1:
-        with ProcessPoolExecutor(max_workers=min(jobs, os.cpu_count() or 1)) as pool:
+        with (
+            _one_thread_per_worker(),
+            ProcessPoolExecutor(max_workers=min(jobs, os.cpu_count() or 1), mp_context=get_context("spawn")) as pool,
+        ):
             rows = [r for plant_rows in pool.map(plant_job, tasks) for r in plant_rows]
     else:
         rows = [r for t in tasks for r in plant_job(t)]

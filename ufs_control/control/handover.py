@@ -5,7 +5,6 @@ recent readings, re-base the profile onto the measured temperature, and close th
 from __future__ import annotations
 
 import math
-import statistics
 from collections import deque
 
 from ufs_control.core.profile import PlannedSegment
@@ -23,8 +22,10 @@ def fit_line(points: list[tuple[float, float]], at_t: float) -> tuple[float, flo
     """Least-squares line through ``points`` (t, value): (value at ``at_t``, slope or None if undefined)."""
     if len(points) < 3:
         return (points[-1][1] if points else float("nan")), None
-    mt = statistics.fmean(p[0] for p in points)
-    my = statistics.fmean(p[1] for p in points)
+    # statistics.fmean's arithmetic (an exact sum over the count), without its generator: the lag
+    # compensation fits a line every tick.
+    mt = math.fsum([p[0] for p in points]) / len(points)
+    my = math.fsum([p[1] for p in points]) / len(points)
     den = sum((p[0] - mt) ** 2 for p in points)
     if den <= 0:
         return my, None

@@ -4,7 +4,7 @@ conductance and resistance versus felt temperature (°C), interpolated linearly.
 
 from __future__ import annotations
 
-import bisect
+import functools
 import math
 
 from ufs_control.core.thermal import (
@@ -23,6 +23,7 @@ from ufs_control.core.thermal import (
 
 STEP_C = 5.0
 MAX_C = 2600.0
+_LAST = int(MAX_C / STEP_C) - 1  # the last interval's index
 
 
 class PlantModel:
@@ -31,23 +32,31 @@ class PlantModel:
     def __init__(self, params: ThermalParams, wiring: Wiring = Wiring.SERIES) -> None:
         self.params = params
         self.wiring = wiring
-        self._t = [i * STEP_C for i in range(int(MAX_C / STEP_C) + 1)]
-        ks = [c_to_k(t) for t in self._t]
-        self._p_ss = [steady_power(k, params) for k in ks]
-        self._c_eff = [effective_heat_capacity(k, params) for k in ks]
-        self._c_felt = [felt_heat_capacity(k, params) for k in ks]
-        self._r = [channel_resistance(k, params, wiring) for k in ks]
-        self._p_avail = [available_power(k, params, wiring) for k in ks]
-        self._felt_loss = [felt_loss(k, params.t_amb_k, params) for k in ks]
-        self._c_sample = [sample_heat_capacity(k, params) for k in ks]
-        self._sample_loss = [sample_loss(k, params) for k in ks]
+        (
+            self._t,
+            self._p_ss,
+            self._c_eff,
+            self._c_felt,
+            self._r,
+            self._p_avail,
+            self._felt_loss,
+            self._c_sample,
+            self._sample_loss,
+        ) = _tables(params, wiring)
 
-    def _interp(self, table: list[float], t_c: float) -> float:
+    def _interp(self, table: Table, t_c: float) -> float:
         if not math.isfinite(t_c):
             raise ValueError(f"temperature must be finite, got {t_c}")
-        t = min(max(t_c, 0.0), MAX_C)
-        i = min(bisect.bisect_right(self._t, t) - 1, len(self._t) - 2)
-        frac = (t - self._t[i]) / STEP_C
+        t = 0.0 if t_c < 0.0 else (MAX_C if t_c > MAX_C else t_c)
+        grid = self._t
+        # The grid is uniform: the division finds the interval bisect_right would, except when the quotient
+        # rounds up onto the next grid point (it never rounds below one: the grid points are exact).
+        i = int(t / STEP_C)
+        if i > _LAST:
+            i = _LAST
+        elif grid[i] > t:
+            i -= 1
+        frac = (t - grid[i]) / STEP_C
         return table[i] + (table[i + 1] - table[i]) * frac
 
     def steady_power_w(self, t_c: float) -> float:
@@ -83,3 +92,25 @@ class PlantModel:
     def available_power_w(self, t_c: float) -> float:
         """Total power the supply envelope allows at ``t_c``."""
         return self._interp(self._p_avail, t_c)
+
+
+Table = tuple[float, ...]
+
+
+@functools.lru_cache(maxsize=32)
+def _tables(params: ThermalParams, wiring: Wiring) -> tuple[Table, ...]:
+    """The grid and the model's tables on it. Kept for the last few plants: a model is built for every run
+    (the runner's, the controller's, learning's), each from a few thousand steady-state solutions."""
+    grid = tuple(i * STEP_C for i in range(int(MAX_C / STEP_C) + 1))
+    ks = [c_to_k(t) for t in grid]
+    return (
+        grid,
+        tuple(steady_power(k, params) for k in ks),
+        tuple(effective_heat_capacity(k, params) for k in ks),
+        tuple(felt_heat_capacity(k, params) for k in ks),
+        tuple(channel_resistance(k, params, wiring) for k in ks),
+        tuple(available_power(k, params, wiring) for k in ks),
+        tuple(felt_loss(k, params.t_amb_k, params) for k in ks),
+        tuple(sample_heat_capacity(k, params) for k in ks),
+        tuple(sample_loss(k, params) for k in ks),
+    )

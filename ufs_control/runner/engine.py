@@ -30,7 +30,7 @@ from ufs_control.control.controller import ControlInput, Controller
 from ufs_control.control.handover import HandOver, rebase_time
 from ufs_control.control.model import PlantModel
 from ufs_control.control.thermometry import Fused, ResistanceThermometer, SensorFusion
-from ufs_control.core.clock import Clock, is_real_time
+from ufs_control.core.clock import Clock, is_real_time, sleep_coarse
 from ufs_control.core.errors import InstrumentError, SupplyInUseError, UfsError
 from ufs_control.core.instruments import LimitStatus, Pyrometer, PyrometerReading, PyrometerStatus
 from ufs_control.core.interlocks import INTERLOCKS, InterlockLatch, Snapshot, Trip, evaluate
@@ -730,10 +730,12 @@ class Runner:
         self._measure_cold_resistance(run)
 
     def _wait(self, psu: GuardedSupply, seconds: float) -> None:
-        """Wait ``seconds`` while keeping the guardian's watchdog fed, one control period at a time."""
+        """Wait ``seconds`` while keeping the guardian's watchdog fed, one control period at a time.
+
+        No deadline to meet to the millisecond here (a real-time clock spins only for the loop's own)."""
         end = self.clock.now() + seconds
         while (left := end - self.clock.now()) > 0:
-            self.clock.sleep(min(self.period_s, left))
+            sleep_coarse(self.clock, min(self.period_s, left))
             psu.keepalive()
             self._stop_if_requested()
 

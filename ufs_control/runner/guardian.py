@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from ufs_control.core.clock import Clock
+from ufs_control.core.clock import Clock, sleep_coarse
 from ufs_control.core.errors import (
     GuardianError,
     GuardianTrip,
@@ -213,7 +213,7 @@ class GuardianCore:
 
         An off that cannot be confirmed at once is tried again for a moment before the answer goes back.
         """
-        confirmed = self._quench() or self.keep_trying_off(RELEASE_RETRY_S, self.clock.sleep)
+        confirmed = self._quench() or self.keep_trying_off(RELEASE_RETRY_S, lambda s: sleep_coarse(self.clock, s))
         self.released = True
         self.armed = False
         psu, self.psu = self.psu, None
