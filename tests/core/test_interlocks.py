@@ -72,3 +72,11 @@ def test_latch_keeps_the_first_trip_until_acknowledged() -> None:
     assert latch.tripped is first
     assert latch.acknowledge() is first
     assert latch.tripped is None
+
+
+def test_a_blind_zone_loop_break_says_where_to_look() -> None:
+    snap = replace(BASE, loop_closed=False, blind_for_s=LIM.blind_s + 0.1)
+    reason = INTERLOCKS["loop_break"](snap, LIM)
+    assert reason is not None and "no valid reading" in reason
+    assert "aim" in reason and "ufs identify" in reason and "\n" not in reason
+    assert INTERLOCKS["loop_break"](replace(snap, resistance_backup=True), LIM) is None

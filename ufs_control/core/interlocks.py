@@ -62,6 +62,10 @@ class Trip:
 
 Predicate = Callable[[Snapshot, Limits], str | None]
 STALL_HINT = "; on a busy computer close other programs, or raise limits.watchdog_s (at most 1 s)"
+BLIND_HINT = (
+    "; check the pyrometer's aim and window; if it is fine, the felt heats slower than the model says "
+    "(a new rig or felt): measure the plant with ufs identify"
+)
 
 
 def over_temperature(s: Snapshot, lim: Limits) -> str | None:
@@ -120,7 +124,10 @@ def loop_break(s: Snapshot, lim: Limits) -> str | None:
             f"{s.rise_during_high_power_k:.1f} K"
         )
     if s.blind_for_s > lim.blind_s and not s.resistance_backup:
-        return f"loop break: setpoint well inside the pyrometer range for {s.blind_for_s:.1f} s, no valid reading"
+        return (
+            f"loop break: setpoint well inside the pyrometer range for {s.blind_for_s:.1f} s, no valid reading"
+            + BLIND_HINT
+        )
     return None
 
 
