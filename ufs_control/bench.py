@@ -202,8 +202,10 @@ def identify_case(case: PlantCase, runs_dir: Path) -> tuple[RigConfig, dict[str,
     """``ufs identify`` on the plant (embedded simulator, the same experiment and fit): the rig with the
     identified model, and what the fit said."""
     rig = bench_rig(case)
-    profile = identification_profile(rig, IDENTIFY_MAX_C)
-    session = _session(case, rig, "ff_pi", runs_dir, None)
+    # As the lab runs it: with the rig's own interlocks, not the ones opened for comparing the recipe runs.
+    lab = replace(rig, limits=RigConfig().limits)
+    profile = identification_profile(lab, IDENTIFY_MAX_C)
+    session = _session(case, lab, "ff_pi", runs_dir, None)
     try:
         result = session.runner.run(profile)
     finally:
@@ -449,6 +451,8 @@ def run_bench(
     runs_on_rig = [r for r in rows if r["outcome"] not in ("infeasible", "not_identified")]
     trips = [r for r in runs_on_rig if r["variant"] != "naive_voltage_pid" and r["outcome"] != "finished"]
     checks["runs_that_did_not_finish"] = {"target": 0, "value": len(trips), "met": not trips}
+    failed = [r for r in rows if r["outcome"] == "not_identified"]
+    checks["identifications_that_failed"] = {"target": 0, "value": len(failed), "met": not failed}
     outcomes: dict[str, dict[str, int]] = {}
     for r in rows:
         outcomes.setdefault(r["variant"], {}).setdefault(r["outcome"], 0)

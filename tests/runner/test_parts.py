@@ -235,12 +235,12 @@ def test_the_hand_over_waits_for_valid_readings_above_the_range_start() -> None:
     ho = HandOver(ControllerConfig(engage_window_s=0.5), 600.0, 60.0)
     for k in range(10):
         ho.observe(k * 0.05, 650.0 + 5 * k)
-    assert not ho.ready(0.45, 700.0, 695.0)  # valid for 0.45 s only
+    assert not ho.ready(0.45, 700.0, 695.0, rising=True)  # valid for 0.45 s only
     ho.observe(0.5, 700.0)
-    assert ho.ready(0.5, 700.0, 700.0)
-    assert not ho.ready(0.5, 700.0, 640.0)  # too close to the range start
+    assert ho.ready(0.5, 700.0, 700.0, rising=True)
+    assert not ho.ready(0.5, 700.0, 640.0, rising=True)  # too close to the range start
     ho.observe(0.55, None)  # a sentinel resets the window
-    assert not ho.ready(0.55, 700.0, 700.0)
+    assert not ho.ready(0.55, 700.0, 700.0, rising=True)
     value, slope = fit_line([(0.0, 0.0), (1.0, 2.0), (2.0, 4.0)], 3.0)
     assert value == pytest.approx(6.0) and slope == pytest.approx(2.0)
     seg = plan(
@@ -251,14 +251,66 @@ def test_the_hand_over_waits_for_valid_readings_above_the_range_start() -> None:
 
 def test_a_segment_that_stays_below_the_engage_margin_still_closes_the_loop() -> None:
     ho = HandOver(ControllerConfig(engage_window_s=1.0), 600.0, 150.0)
-    assert ho.engage_above_c(1150.0) == 750.0  # a ramp through the range: the full margin
+    assert ho.engage_above_c(1150.0) == 750.0  # a ramp far through the range: the full margin
     assert ho.engage_above_c(None) == 750.0
-    assert ho.engage_above_c(680.0) == 660.0  # a hold at 680 °C: 20 K below it
+    assert ho.engage_above_c(680.0) == 660.0  # a hold at 680 °C: as a preset would, 20 K below it
     assert ho.engage_above_c(605.0) == 610.0  # never closer than 10 K to the range start
+    # a ramp whose corner is only 150 K into the range closes early, not 0.4 s before its corner
+    high = HandOver(ControllerConfig(engage_window_s=1.0), 1000.0, 150.0)
+    assert high.engage_above_c(1150.0) == 1060.0
     for k in range(21):
         ho.observe(k * 0.05, 670.0)
-    assert ho.ready(1.0, 680.0, 670.0, top_c=680.0)
-    assert not ho.ready(1.0, 1150.0, 670.0, top_c=1150.0)
+    assert ho.ready(1.0, 680.0, 670.0, top_c=680.0, rising=True)
+    assert not ho.ready(1.0, 700.0, 670.0, top_c=1150.0, rising=True)  # rising: wait for the margin
+    # a flat or falling setpoint closes anywhere clear of the range start: an open loop that fell short of a
+    # hold would otherwise never be corrected
+    assert ho.ready(1.0, 1150.0, 670.0, top_c=1150.0, rising=False)
+    assert ho.ready(1.0, 900.0, 670.0, top_c=900.0, rising=False)
+    assert not ho.ready(1.0, 900.0, 605.0, top_c=900.0, rising=False)
+
+
+def _low_hold(tmp_path: Path, clamp_scale: float) -> Any:
+    import dataclasses
+
+    from ufs_control.app import open_session
+    from ufs_control.core.rig import RigConfig
+
+    profile = parse_profile(
+        {
+            "name": "low hold",
+            "segment": [
+                {"type": "ramp", "target_c": 700, "rate_c_per_s": 50},
+                {"type": "hold", "duration_s": 15},
+                {"type": "cool", "duration_s": 2},
+            ],
+        }
+    )
+    lossy = dataclasses.replace(preset("A"), g_fe_w_k=preset("A").g_fe_w_k * clamp_scale)
+    rig = RigConfig()
+    rig = dataclasses.replace(rig, controller=dataclasses.replace(rig.controller, engage_margin_k=150.0))
+    s = open_session(rig, simulate=True, runs_dir=tmp_path, sim_params=lossy, plot=False)
+    try:
+        return s.runner.run(profile)
+    finally:
+        s.close()
+
+
+def test_a_hold_the_open_loop_falls_short_of_is_closed(tmp_path: Path) -> None:
+    """The plant loses more heat than the model: open loop, the felt stops at ~650 °C, short of the 660 °C at
+    which a hold at 700 °C would close the loop; on the hold it closes anyway and brings the felt there."""
+    result = _low_hold(tmp_path, 1.3)
+    assert result.outcome is Outcome.FINISHED, result.reason
+    closed = [e for e in events(result) if e["type"] == "loop" and e["closed"]]
+    assert closed and closed[0]["measured_c"] < 660.0
+    assert result.metrics["hold_max_k"] is not None and result.metrics["hold_max_k"] < 12.0, result.metrics
+
+
+def test_a_hold_the_pyrometer_never_sees_trips(tmp_path: Path) -> None:
+    """Much lossier: the felt never enters the pyrometer's range on a hold 100 K inside it. That is a loop break
+    (before, only a setpoint 150 K inside the range counted, and the run 'completed' unseen)."""
+    result = _low_hold(tmp_path, 3.0)
+    assert result.outcome is Outcome.TRIPPED
+    assert result.reason is not None and "no valid reading" in result.reason
 
 
 def test_a_hold_just_inside_the_pyrometer_range_runs_in_closed_loop(tmp_path: Path) -> None:

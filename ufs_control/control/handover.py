@@ -8,12 +8,13 @@ import math
 from collections import deque
 
 from ufs_control.core.profile import PlannedSegment
-from ufs_control.core.rig import ControllerConfig
+from ufs_control.core.rig import ENGAGE_MARGIN_PRESET_K, ControllerConfig
 
 HISTORY = 64
-# A segment that stays below range start + engage margin (a hold just inside the pyrometer's range) still
-# closes the loop: once the reading is this far below the segment's highest setpoint, but never closer to
-# the range start than MIN_MARGIN_K.
+# A ramp whose top is less than CORNER_K past range start + engage margin would close the loop just before its
+# corner: such a segment closes as with a preset (ENGAGE_MARGIN_PRESET_K), and at the latest BELOW_TOP_K below its
+# top, but never closer to the range start than MIN_MARGIN_K.
+CORNER_K = 100.0
 BELOW_TOP_K = 20.0
 MIN_MARGIN_K = 10.0
 
@@ -64,25 +65,35 @@ class HandOver:
         self.valid_since = t if self.valid_since is None else self.valid_since
 
     def engage_above_c(self, top_c: float | None = None) -> float:
-        """The reading above which the loop may close: the engage margin above the pyrometer's range start
-        (near it a head is noisier and slower), lowered for a segment that never gets that far."""
+        """The reading above which a rising setpoint may close the loop: the engage margin above the
+        pyrometer's range start (near it a head is noisier and slower), lowered for a segment whose highest
+        setpoint ``top_c`` does not get far past it."""
         margin = self.margin_k
-        if top_c is not None:
-            margin = min(margin, max(MIN_MARGIN_K, top_c - self.range_low_c - BELOW_TOP_K))
+        if top_c is not None and top_c < self.range_low_c + margin + CORNER_K:
+            room = max(MIN_MARGIN_K, top_c - self.range_low_c - BELOW_TOP_K)
+            margin = min(margin, ENGAGE_MARGIN_PRESET_K, room)
         return self.range_low_c + margin
 
-    def ready(self, t: float, setpoint_c: float | None, celsius: float | None, top_c: float | None = None) -> bool:
-        """True when the loop is open and may close now: readings valid for the engage window, above
-        :meth:`engage_above_c` for a segment whose highest setpoint is ``top_c``."""
+    def ready(
+        self,
+        t: float,
+        setpoint_c: float | None,
+        celsius: float | None,
+        top_c: float | None = None,
+        rising: bool = True,
+    ) -> bool:
+        """True when the loop is open and may close now: readings valid for the engage window, and above
+        :meth:`engage_above_c` while the setpoint is ``rising``; where it is flat or falling (a hold the open
+        loop fell short of, a ramp down), anywhere clear of the range start: waiting would only leave the
+        hold uncontrolled."""
         c = self.config
-        return (
-            not self.engaged
-            and setpoint_c is not None
-            and celsius is not None
-            and self.valid_since is not None
-            and t - self.valid_since >= c.engage_window_s
-            and celsius > self.engage_above_c(top_c)
-        )
+        if self.engaged or setpoint_c is None or celsius is None or self.valid_since is None:
+            return False
+        if t - self.valid_since < c.engage_window_s:
+            return False
+        if not rising:
+            return celsius > self.range_low_c + MIN_MARGIN_K
+        return celsius > self.engage_above_c(top_c)
 
     def fit(self, t: float) -> tuple[float, float | None]:
         """The measured temperature now and its rate, from the readings of the engage window."""

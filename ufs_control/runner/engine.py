@@ -834,7 +834,7 @@ class Runner:
                 self._event("loop", closed=False, why=f"segment {seg.label}")
         if pos.output_off:
             timeline.wait_for_cooling(pos, t, dt, self._below(pos, reading))
-        if handover.ready(t, pos.setpoint_c, temps.pyrometer_c, pos.segment.top_c):
+        if handover.ready(t, pos.setpoint_c, temps.pyrometer_c, pos.segment.top_c, pos.rising):
             pos = self._close_loop(timeline, handover, pos, t, felt)
         # monitors and interlocks
         error = felt - pos.setpoint_c if felt is not None and pos.setpoint_c is not None else None

@@ -114,7 +114,9 @@ class Monitors:
                 self.holdback_wait_s += dt
         valid = self.last_valid_t == t
         sp = pos.setpoint_c
-        if sp is not None and not engaged and sp > range_low_c + lim.blind_margin_k and not valid:
+        # In the pyrometer's range without a reading: a ramp may lag its setpoint in the blind zone, a hold may not
+        margin = lim.blind_margin_k if pos.rising else lim.blind_hold_margin_k
+        if sp is not None and not engaged and sp > range_low_c + margin and not valid:
             self.blind_s += dt
         else:
             self.blind_s = 0.0

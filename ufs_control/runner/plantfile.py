@@ -29,20 +29,30 @@ IDENTIFY_ENGAGE_K = 60.0  # the closed-loop part starts this far above the pyrom
 
 def identification_profile(rig: RigConfig, max_temperature_c: float) -> Profile:
     """The experiment: power steps through the blind zone, then closed-loop ramps and holds up to
-    ``max_temperature_c`` - 50 K at two rates, then free cooling (which measures heat capacity over loss)."""
+    ``max_temperature_c`` - 50 K at 20 °C/s, down to the middle and up again at 50 °C/s, then free cooling
+    (which measures heat capacity over loss).
+
+    The walk ends wherever the plant took it: a plant that loses less heat than the model far above the range
+    start (a felt that does not heat like the model at all is the reason to identify). The first ramp runs from
+    the range start to the top, so wherever the walk ended the loop closes on the ramp, re-based onto the
+    measured temperature, and never on a setpoint below it.
+    """
     model = PlantModel(rig.model, rig.wiring)
     low = rig.pyrometer.range_c[0]
     top = max_temperature_c - 50.0
     middle = min(max(low + 250.0, (low + top) / 2.0), top - 50.0)
-    start = low + IDENTIFY_ENGAGE_K + 20.0  # the loop closes 20 K below the step's target
+    start = low + IDENTIFY_ENGAGE_K + 20.0
+    walk = [t for t in BLIND_STEPS_C if t <= top - 100.0]
     segments: list[Ramp | Hold | Step | Power | Cool] = [
-        Power(power_w=round(model.steady_power_w(t), 1), duration_s=BLIND_STEP_S)
-        for t in BLIND_STEPS_C
-        if t <= top - 100.0
+        Power(power_w=round(model.steady_power_w(t), 1), duration_s=BLIND_STEP_S) for t in walk
     ]
     segments += [
-        Step(target_c=start),
-        Ramp(target_c=middle, rate_c_per_s=20.0),
+        # From where the walk's last step would take the model: a lossy felt still blind there keeps at least
+        # the walk's power and heats on into the range on the ramp, instead of being dropped to a lower one.
+        Step(target_c=max(start, walk[-1] if walk else start)),
+        Ramp(target_c=top, rate_c_per_s=20.0),
+        Hold(duration_s=HOLD_S),
+        Cool(target_c=middle, rate_c_per_s=20.0),
         Hold(duration_s=HOLD_S),
         Ramp(target_c=top, rate_c_per_s=50.0),
         Hold(duration_s=HOLD_S),
@@ -51,7 +61,7 @@ def identification_profile(rig: RigConfig, max_temperature_c: float) -> Profile:
     return Profile(
         name="identify",
         segments=tuple(segments),
-        description="plant identification: power steps, ramps and holds, free cooling",
+        description="plant identification: power steps, closed-loop ramps up, down and up, holds, free cooling",
         max_temperature_c=max_temperature_c,
     )
 

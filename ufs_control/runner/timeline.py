@@ -34,6 +34,11 @@ class Position:
         return self.output_off or isinstance(self.segment.segment, Power)
 
     @property
+    def rising(self) -> bool:
+        """The setpoint is on its way up (a ramp up or its rounded corner), not holding or coming down."""
+        return self.rate_c_per_s > 0.0 and self.hold is None and not self.finished
+
+    @property
     def hold(self) -> Hold | None:
         seg = self.segment.segment
         return seg if isinstance(seg, Hold) else None
