@@ -113,6 +113,29 @@ def test_check_flags_an_infeasible_profile(tmp_path: Path) -> None:
     assert "infeasible" in out.stdout
 
 
+def test_run_refuses_an_infeasible_profile_before_heating(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A plant file 15x too heavy (a typo): ufs check says infeasible, and so does ufs run, before anything
+    heats (no run folder)."""
+    plant = tmp_path / "plant.toml"
+    plant.write_text('[plant]\npreset = "A"\nfelt_density_kg_m3 = 1500\n', encoding="utf-8")
+    runs = tmp_path / "runs"
+    code = main(["run", LLZO, "--sim", "--plant", str(plant), "--runs-dir", str(runs)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"error: {LLZO}: segment 1 (ramp): infeasible on this rig" in err and len(err.strip().splitlines()) == 1
+    assert not any(p.is_dir() for p in runs.iterdir())
+
+
+def test_a_plant_file_whose_felt_does_not_match_is_named_after_the_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plant = tmp_path / "plant.toml"  # "identified" on a rig whose felts have 1.5x the resistivity
+    plant.write_text('[plant]\npreset = "A"\nrho_el_ohm_m = 0.0045\n', encoding="utf-8")
+    assert main(["run", LLZO, "--sim", "--plant", str(plant), "--runs-dir", str(tmp_path / "runs")]) == 0
+    out = capsys.readouterr().out
+    assert "warning: cold resistance" in out and "0.67 x the identified model's" in out
+
+
 def test_report_recomputes_metrics_and_rewrites_the_plot(tmp_path: Path) -> None:
     assert main(["run", LLZO, "--runs-dir", str(tmp_path)]) == 0
     folder = next(tmp_path.iterdir())

@@ -74,6 +74,11 @@ def test_bad_felt_input_is_one_line_and_exit_2(
     [
         ("[controller]\nlearn_gain = 1.5\n", "controller.learn_gain: 1.5 is out of range: allowed 0 < value <= 1"),
         ("[controller]\nlearn = 1\n", "controller.learn: must be true or false, got 1"),
+        (
+            "[controller]\nlearn_gain = 0.2\nlearn_min_gain = 0.9\n",
+            "controller.learn_min_gain: 0.9 is above learn_gain 0.2",
+        ),
+        ("[controller]\nlearn_noise_sigmas = 9\n", "controller.learn_noise_sigmas: 9 is out of range"),
         ("[felt]\nwear_fraction = 0\n", "felt.wear_fraction: 0 is out of range"),
         ("[felt]\nreplaced = 0.1\n", "felt.replaced: unknown setting"),
     ],

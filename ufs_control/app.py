@@ -35,7 +35,7 @@ from ufs_control.control.baselines import NaiveVoltagePID, OpenLoopProgramme
 from ufs_control.control.controller import Controller, FeedforwardPI
 from ufs_control.control.model import PlantModel
 from ufs_control.core.clock import Clock, MonotonicClock, ScaledClock
-from ufs_control.core.errors import ConfigError, SupplyInUseError, UfsError
+from ufs_control.core.errors import ConfigError, ProfileError, SupplyInUseError, UfsError
 from ufs_control.core.profile import Profile, plan
 from ufs_control.core.rig import NotifyConfig, RigConfig
 from ufs_control.core.thermal import ThermalParams, Wiring, load_params, preset
@@ -476,7 +476,7 @@ class RunCompanion:
     gate: Gate | None = None
 
     def after(self, result: RunResult) -> list[str]:
-        lines: list[str] = []
+        lines = run_warnings(result)
         history = felt_history(self.runs_dir, self.key, self.rig.felt, self.warn, fits=self.store is not None)
         cur = history.current
         if cur is not None and result.run_dir is not None and cur.run == result.run_dir.name and cur.replaced:
@@ -494,6 +494,42 @@ class RunCompanion:
         return lines
 
 
+def run_warnings(result: RunResult, most: int = 5) -> list[str]:
+    """The warnings the run recorded (``events.jsonl``), as lines to show after it: the first ``most`` and
+    how many more."""
+    if result.run_dir is None:
+        return []
+    messages = []
+    try:
+        with open(result.run_dir / "events.jsonl", encoding="utf-8") as fh:
+            for text in fh:
+                try:
+                    event = json.loads(text)
+                except ValueError:
+                    continue  # a half-written last line
+                if isinstance(event, dict) and event.get("type") == "warning":
+                    messages.append(str(event.get("message", "")))
+    except OSError:
+        return []
+    lines = [f"warning: {m}" for m in messages[:most]]
+    if len(messages) > most:
+        lines.append(f"warning: ... and {len(messages) - most} more in {result.run_dir / 'events.jsonl'}")
+    return lines
+
+
+def refuse_infeasible(profile: Profile, rig: RigConfig) -> None:
+    """Raise :class:`ProfileError` naming the first segment the rig's model says it cannot heat."""
+    from ufs_control.control.feasibility import check
+
+    for finding in check(plan(profile), rig, PlantModel(rig.model, rig.wiring)):
+        if finding.level == "error":
+            raise ProfileError(
+                profile.source,
+                f"segment {finding.segment} ({finding.kind})",
+                f"infeasible on this rig: {finding.message} (ufs check says why; nothing was heated)",
+            )
+
+
 def prepare_run(
     session: RigSession,
     rig: RigConfig,
@@ -503,8 +539,10 @@ def prepare_run(
     learn: bool,
     warn: Callable[[str], None],
 ) -> RunCompanion:
-    """Check the felt (a worn-felt warning) and, with ``learn``, give the controller the learned correction
-    for this rig, profile, plant model and felt, and record which version the run uses in its run.json."""
+    """Refuse a profile the rig cannot heat (as ``ufs check`` says, before anything heats); check the felt (a
+    worn-felt warning) and, with ``learn``, give the controller the learned correction for this rig, profile,
+    plant model and felt, and record which version the run uses in its run.json."""
+    refuse_infeasible(profile, rig)
     key = key_of(rig, session.simulated)
     history = felt_history(runs_dir, key, rig.felt, warn, fits=False)
     before = []

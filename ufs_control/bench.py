@@ -426,7 +426,11 @@ def _one_thread_per_worker() -> Iterator[None]:
 def run_bench(
     plants: int, seed: int, out: Path, jobs: int = 2, log: Callable[[str], None] | None = None
 ) -> dict[str, Any]:
-    """Run the benchmark and write ``out`` (JSON); return the summary."""
+    """Run the benchmark and write ``out`` (JSON); return the summary.
+
+    With ``jobs`` > 1 the plants run in fresh worker processes (spawn): a script that calls this must do so
+    under ``if __name__ == "__main__":``, as multiprocessing requires.
+    """
     say = log or (lambda _m: None)
     cases = sample_plants(plants, seed)
     tasks = [(c, str(RECIPE)) for c in cases]

@@ -70,3 +70,18 @@ def test_learning_does_not_make_a_nominal_run_worse(tmp_path: Path) -> None:
     assert all(r.outcome.value == "finished" for r in results)
     # The nominal IAE is mostly pyrometer noise (about 13-16 K·s over the 33 s closed-loop part).
     assert max(iae[1:]) <= iae[0] * 1.15 + 1.0
+
+
+def test_each_version_counts_the_runs_it_learned_from_and_the_gain_decays(mismatched) -> None:  # type: ignore[no-untyped-def]
+    from ufs_control.control.learning import Correction
+    from ufs_control.runner.learnstore import Version
+
+    _, results, said = mismatched
+    store = Path(json.loads((results[0].run_dir / "run.json").read_text())["learning"]["store"])
+    versions = [json.loads((store / f"v{n:04d}.json").read_text()) for n in (1, 2, 3, 4)]
+    assert [v["iteration"] for v in versions] == [1, 2, 3, 4]
+    assert [v["gain"] for v in versions] == pytest.approx([0.7, 0.35, 0.7 / 3, 0.175])
+    assert any("run 4 of this correction, gain 0.17" in line for line in said)
+    # a file written before versions counted their runs: as many as its number (the gain no larger than due)
+    legacy = Version(7, store / "v0007.json", Correction(0.1, (0.0,)), None, {})
+    assert legacy.iteration == 7

@@ -287,6 +287,13 @@ def parse_rig(data: dict[str, Any], source: str = "<rig>") -> RigConfig:
         psu, pyro, wiring, limits, ctrl, model, sim_preset.upper(), source, model_file, description, notify, felt
     )
     check_ranges(rig)
+    # (the default floor under a lower learn_gain is simply that gain: see LearningSettings.gain_for)
+    if ctrl.learn_min_gain > ctrl.learn_gain and ctrl.learn_min_gain != ControllerConfig().learn_min_gain:
+        raise ConfigError(
+            source,
+            "controller.learn_min_gain",
+            f"{ctrl.learn_min_gain:g} is above learn_gain {ctrl.learn_gain:g}: the floor of a gain that decays from it",
+        )
     # A pyrometer read blocks the loop for up to its timeout; with a period on top it must stay inside the
     # watchdog, or a silent pyrometer would look like a stalled loop instead of a pyrometer fault.
     budget = limits.watchdog_s - 1.0 / ctrl.loop_hz

@@ -766,6 +766,14 @@ class Runner:
         self.cold_resistance_ohm = r
         run.resistance.calibration = ratio
         self._event("cold_resistance", ohm=r, model_ohm=expected, ratio=ratio)
+        if self.rig.model_file is not None and abs(ratio - 1.0) > self.rig.felt.replaced_fraction:
+            self._event(
+                "warning",
+                message=(
+                    f"cold resistance {r:.3f} ohm is {ratio:.2f} x the identified model's {expected:.3f} ohm: "
+                    f"a new felt, or a plant file from another rig? identify this one (ufs identify)"
+                ),
+            )
 
     # --- the loop -----------------------------------------------------------------------------
 

@@ -86,9 +86,11 @@ class Version:
 
     @property
     def iteration(self) -> int:
-        """How many runs this correction has learned from (1 for a file that does not say)."""
+        """How many runs this correction has learned from. A file that does not say (written before the
+        gain decayed) counts as many as its version number: at most that many, so the next gain is no larger
+        than it should be."""
         value = self.record.get("iteration")
-        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else 1
+        return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else self.number
 
 
 class LearningStore:
@@ -277,6 +279,9 @@ def learn_from_run(
     }
     path = store.write(correction, record)
     shown = f"{iae:.1f} K·s" if isinstance(iae, float) else "n/a"
+    overshoot = result.metrics.get("overshoot_k")
+    if isinstance(overshoot, float):
+        shown += f", overshoot {overshoot:.1f} K"
     return path, (
         f"learning: version {int(path.stem[1:])} learned from this run (run {iteration} of this correction, "
         f"gain {settings.gain_for(iteration):.2f}; IAE {shown}, correction up to {correction.peak_w:.1f} W): {path}"
