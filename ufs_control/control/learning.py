@@ -45,7 +45,7 @@ class LearningSettings:
     supply envelope at the setpoint bounds the correction in either direction."""
 
     gain: float = 0.7
-    advance_s: float = 0.2
+    advance_s: float = 0.1
     smooth_s: float = 0.5
     max_fraction: float = 0.25
     min_gain: float = 0.15

@@ -92,7 +92,7 @@ class ControllerConfig:
     # Run-to-run learning of the feedforward (``ufs run --learn``); see control/learning.py.
     learn: bool = False
     learn_gain: float = 0.7  # fraction of the last run's correction added to the next run's feedforward
-    learn_advance_s: float = 0.2  # the correction is applied this much earlier than the loop needed it
+    learn_advance_s: float = 0.1  # the correction is applied this much earlier than the loop needed it
     learn_smooth_s: float = 0.5  # width of the zero-phase moving average over the correction
     learn_max_fraction: float = 0.25  # bound on the correction, of the supply envelope at the setpoint
     learn_min_gain: float = 0.15  # the gain decays as learn_gain / k over the k runs learned, down to this
