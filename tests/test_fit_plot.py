@@ -70,7 +70,7 @@ def test_identify_writes_a_plot_with_residual_panels(
 
     rig = RigConfig()
     fit = fitted[1]
-    fig = _drawn(png, fit, monkeypatch)  # beside plant.toml: the run folder is found through it
+    fig = _drawn(png, fit, monkeypatch)  # the traces carry every reading and the range's bottom
     labels = [ax.get_ylabel() for ax in fig.axes]
     assert "measured − model\n(K)" in labels and "measured − model\n(mΩ)" in labels
 
@@ -99,15 +99,17 @@ def test_several_runs_are_labelled_and_separated(
     fitted: tuple[Path, PlantFit], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     run, one = fitted
-    second = dataclasses.replace(one.traces[0], name="")
-    two = dataclasses.replace(one, traces=(one.traces[0], second), predictions=one.predictions * 2)
-    fig = _drawn(tmp_path / "two.png", two, monkeypatch)  # no plant file beside it: nothing to read back
+    # traces that do not carry the left-out readings or the range's bottom (as a Trace built by hand)
+    bare = [dataclasses.replace(tr, pyro_all_c=None, range_low_c=None) for tr in (one.traces[0], one.traces[0])]
+    bare[1] = dataclasses.replace(bare[1], name="")
+    two = dataclasses.replace(one, traces=tuple(bare), predictions=one.predictions * 2)
+    fig = _drawn(tmp_path / "two.png", two, monkeypatch)
     assert (tmp_path / "two.png").stat().st_size > 50_000
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert f"run 1: {run.name}" in texts and "run 2: run 2" in texts
     separators = [line for line in fig.axes[0].get_lines() if list(line.get_xdata()) == list(line.get_xdata())[:1] * 2]
     assert len(separators) == 1
-    # Without the run folders the left-out readings cannot be drawn, and the band says it is inferred.
+    # Without them the left-out readings cannot be drawn, and the band says it is inferred.
     labels = [line.get_label() for ax in fig.axes for line in ax.get_lines()]
     assert "pyrometer, left out of the fit" not in labels
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]

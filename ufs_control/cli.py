@@ -357,7 +357,7 @@ def _load_rig(args: argparse.Namespace) -> RigConfig:
     if getattr(args, "plant", None):
         params, t90 = load_plant_file(args.plant)
         pyro = rig.pyrometer if rig.pyrometer.t90_s > 0 else replace(rig.pyrometer, t90_s=t90)
-        rig = replace(rig, model=params, model_file=str(args.plant), pyrometer=pyro)
+        rig = replace(rig, model=params, model_file=str(Path(args.plant).resolve()), pyrometer=pyro)
     if getattr(args, "psu", None) or getattr(args, "psu_channel", None):
         psu = replace(rig.psu, resource=args.psu or rig.psu.resource, channel=args.psu_channel or rig.psu.channel)
         rig = replace(rig, psu=psu)

@@ -72,41 +72,11 @@ def write_plot(run_dir: Path, samples: Sequence[Sample], laid: Plan | None, titl
     return path
 
 
-def _run_readings(path: Path, fit: PlantFit) -> dict[str, tuple[np.ndarray | None, float | None]]:
-    """Per run name: (every pyrometer reading of the run, °C, NaN where invalid; the bottom of the pyrometer's
-    range, °C), read back from the run folders the plant file beside ``path`` names. The fit keeps only the
-    readings it used, and not the range: what cannot be found is (None, None) and the plot infers it."""
-    import json
-    import tomllib
-
-    from ufs_control.runner.records import read_samples
-
-    out: dict[str, tuple[np.ndarray | None, float | None]] = {}
-    try:
-        sources = tomllib.loads(path.with_suffix(".toml").read_text(encoding="utf-8"))["fit"]["runs"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return out
-    lengths = {tr.name: len(tr.t_s) for tr in fit.traces}
-    for source in sources if isinstance(sources, list) else []:
-        for folder in (Path(str(source)), path.parent / str(source)):
-            if folder.name not in lengths or not (folder / "samples.csv").is_file():
-                continue
-            raw: np.ndarray | None = None
-            low: float | None = None
-            try:
-                samples = read_samples(folder)
-                if len(samples) == lengths[folder.name]:
-                    raw = np.array([s.temperature_c if s.temperature_c is not None else np.nan for s in samples])
-            except (OSError, ValueError):
-                pass
-            try:
-                record = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-                low = float(record["rig"]["pyrometer"]["range_c"][0])
-            except (OSError, ValueError, KeyError, TypeError, IndexError):
-                pass
-            out[folder.name] = (raw, low)
-            break
-    return out
+def _run_readings(fit: PlantFit) -> dict[str, tuple[np.ndarray | None, float | None]]:
+    """Per run name: (every valid pyrometer reading of the run, °C, NaN where none, those the fit left out
+    too; the bottom of the pyrometer's range, °C), as the traces carry them ((None, None) where not known: the
+    plot then infers the range bottom)."""
+    return {tr.name: (tr.pyro_all_c, tr.range_low_c) for tr in fit.traces}
 
 
 def plot_fit(path: Path, fit: PlantFit) -> None:
@@ -119,7 +89,7 @@ def plot_fit(path: Path, fit: PlantFit) -> None:
     import matplotlib.pyplot as plt
 
     traces = fit.traces
-    found = _run_readings(path, fit)
+    found = _run_readings(fit)
     lows = [found.get(tr.name, (None, None))[1] for tr in traces]
     known_low = [low for low in lows if low is not None]
     # The range's bottom, from the run records; else inferred: every fitted reading was above low + clearance.
@@ -346,7 +316,9 @@ def plot_fit(path: Path, fit: PlantFit) -> None:
     lines = [
         f"pyrometer: {fit.n_pyro} readings fitted,",
         f"  RMS {fit.pyro_rms_k:.2f} K",
-        f"  {n_excluded} left out near the range bottom" if found else "  left out: not drawn (no run folders)",
+        f"  {n_excluded} left out near the range bottom"
+        if any(raw is not None for raw, _ in found.values())
+        else "  left out: not known to this fit",
         "",
         f"resistance: {fit.n_resistance} readings,",
         f"  RMS {fit.resistance_rms_ohm * 1000:.1f} mΩ",

@@ -72,6 +72,8 @@ class Trace:
     cold_ohm: float | None = None  # measured at rest before heating, at the start temperature
     name: str = ""
     channels: int = 1
+    range_low_c: float | None = None  # the bottom of the pyrometer's range (None: not known)
+    pyro_all_c: np.ndarray | None = None  # every valid reading, those left out near the range bottom too
 
     @property
     def n_pyro(self) -> int:
@@ -153,9 +155,9 @@ def trace_from_columns(
     t = np.asarray(t_s, dtype=float)
     v = np.nan_to_num(np.asarray(voltage_set_v, dtype=float))
     r = np.asarray(resistance_ohm, dtype=float)
-    pyro = np.asarray(temperature_c, dtype=float)
-    pyro = np.where(pyro > range_low_c + PYRO_CLEAR_K, pyro, np.nan)
-    return Trace(t - t[0], np.maximum(v, 0.0), r, pyro, start_c, cold_ohm, name, channels)
+    every = np.asarray(temperature_c, dtype=float)
+    pyro = np.where(every > range_low_c + PYRO_CLEAR_K, every, np.nan)
+    return Trace(t - t[0], np.maximum(v, 0.0), r, pyro, start_c, cold_ohm, name, channels, range_low_c, every)
 
 
 def _apply(
