@@ -39,6 +39,21 @@ def test_a_run_on_a_new_felt_notes_it_and_learns(tmp_path: Path, capsys: pytest.
     assert any(line.startswith("learning: version 1 learned from this run") for line in lines)
 
 
+def test_a_correction_learned_on_the_old_felt_is_said_not_to_have_been_applied(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    runs = str(tmp_path / "runs")
+    for seed in ("1", "2"):
+        assert main(["run", LLZO, "--sim", "--learn", "--seed", seed, "--runs-dir", runs]) == 0
+    capsys.readouterr()
+    new_felt = tmp_path / "felt.toml"  # a felt with 1.2x the resistivity: +19 % cold resistance
+    new_felt.write_text('[plant]\npreset = "A"\nrho_el_ohm_m = 0.0036\n', encoding="utf-8")
+    assert main(["run", LLZO, "--sim", "--learn", "--sim-plant", str(new_felt), "--runs-dir", runs]) == 0
+    out = capsys.readouterr().out
+    assert "learning: version 2 was not applied in this run: felt replaced (cold resistance +19%" in out
+    assert "learning: version 3 learned from this run (run 1 of this correction" in out
+
+
 def test_a_run_starts_with_the_worn_felt_warning(tmp_path: Path) -> None:
     for i, cold in enumerate([4.00, 4.35, 4.65]):
         fake_run(tmp_path, f"2000010{i}-000000_llzo", cold, f"2000-01-0{i + 1}T00:00:00")

@@ -483,6 +483,10 @@ class RunCompanion:
             lines.append(f"note: felt replaced (cold resistance {cur.cold_ohm:.3f} ohm jumped from the last run)")
         if self.store is None or self.gate is None:
             return lines
+        if self.gate.disabled is not None and self.gate.version is not None:
+            lines.append(
+                f"learning: version {self.gate.version.number} was not applied in this run: {self.gate.disabled}"
+            )
         ctl = self.session.runner.controller
         b_ff = float(getattr(ctl, "b_ff", 0.0))
         cold = cur.cold_ohm if cur is not None else None
