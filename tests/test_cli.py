@@ -126,6 +126,21 @@ def test_run_refuses_an_infeasible_profile_before_heating(tmp_path: Path, capsys
     assert not any(p.is_dir() for p in runs.iterdir())
 
 
+def test_the_banner_says_which_plant_is_simulated_and_which_model_controls(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plant = tmp_path / "plant.toml"
+    plant.write_text('[plant]\npreset = "A"\n', encoding="utf-8")
+    runs = str(tmp_path / "runs")
+    assert main(["run", LLZO, "--sim", "--runs-dir", runs]) == 0
+    head = capsys.readouterr().out.splitlines()[:2]
+    assert "(plant preset A)" in head[0] and head[1] == "model: preset (identify this rig: ufs identify)"
+    assert main(["run", LLZO, "--sim", "--sim-plant", str(plant), "--plant", str(plant), "--runs-dir", runs]) == 0
+    head = capsys.readouterr().out.splitlines()[:2]
+    assert "(a plant of its own (--sim-plant))" in head[0]
+    assert head[1] == f"model: identified plant {plant.resolve()}"
+
+
 def test_a_plant_file_whose_felt_does_not_match_is_named_after_the_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -324,6 +324,13 @@ class RigSession:
                 pass
 
 
+def _model_note(rig: RigConfig) -> str:
+    """The banner's second line: which model the controller uses."""
+    if rig.model_file is not None:
+        return f"\nmodel: identified plant {rig.model_file}"
+    return "\nmodel: preset (identify this rig: ufs identify)"
+
+
 def open_session(
     rig: RigConfig,
     *,
@@ -381,7 +388,8 @@ def open_session(
             on_sample=on_sample,
         )
         label = "as fast as possible" if speed == 0 else f"at {speed:g}x real time"
-        banner = f"SIMULATION: running on the embedded simulator (plant preset {rig.sim_preset}), {label}"
+        plant = "a plant of its own (--sim-plant)" if sim_params is not None else f"plant preset {rig.sim_preset}"
+        banner = f"SIMULATION: running on the embedded simulator ({plant}), {label}" + _model_note(rig)
         return RigSession(runner, True, banner, sim, [sim.close])
     if not rig.psu.resource or not rig.pyrometer.url:
         raise ConfigError(rig.source, "psu.resource/pyrometer.url", "give both instrument addresses, or use --sim")
@@ -404,7 +412,9 @@ def open_session(
         progress=progress,
         on_sample=on_sample,
     )
-    banner = f"RIG: supply {rig.psu.resource}, pyrometer {rig.pyrometer.url} ({rig.pyrometer.protocol})"
+    banner = f"RIG: supply {rig.psu.resource}, pyrometer {rig.pyrometer.url} ({rig.pyrometer.protocol})" + _model_note(
+        rig
+    )
     return RigSession(runner, False, banner, None, [pyro.close])
 
 
