@@ -148,7 +148,7 @@ def test_a_plant_file_whose_felt_does_not_match_is_named_after_the_run(
     plant.write_text('[plant]\npreset = "A"\nrho_el_ohm_m = 0.0045\n', encoding="utf-8")
     assert main(["run", LLZO, "--sim", "--plant", str(plant), "--runs-dir", str(tmp_path / "runs")]) == 0
     out = capsys.readouterr().out
-    assert "warning: cold resistance" in out and "0.67 x the identified model's" in out
+    assert "warning: cold resistance" in out and "0.67 x the identified model's" in out and "still warm" in out
 
 
 def test_report_recomputes_metrics_and_rewrites_the_plot(tmp_path: Path) -> None:

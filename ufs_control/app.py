@@ -508,9 +508,13 @@ class RunCompanion:
         return lines
 
 
+AFTER_RUN_EVENTS = ("felt_mismatch",)  # what a run records that the operator should read when it ends
+
+
 def run_warnings(result: RunResult, most: int = 5) -> list[str]:
-    """The warnings the run recorded (``events.jsonl``), as lines to show after it: the first ``most`` and
-    how many more."""
+    """The run's recorded events of the kinds in ``AFTER_RUN_EVENTS`` (``events.jsonl``), as warning lines to
+    show after it: the first ``most`` and how many more. (Transient cross-check warnings stay in the record:
+    the trip is what counts there.)"""
     if result.run_dir is None:
         return []
     messages = []
@@ -521,7 +525,7 @@ def run_warnings(result: RunResult, most: int = 5) -> list[str]:
                     event = json.loads(text)
                 except ValueError:
                     continue  # a half-written last line
-                if isinstance(event, dict) and event.get("type") == "warning":
+                if isinstance(event, dict) and event.get("type") in AFTER_RUN_EVENTS:
                     messages.append(str(event.get("message", "")))
     except OSError:
         return []

@@ -507,7 +507,10 @@ def _cmd_identify(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if not out.parent.is_dir():
         raise ConfigError(str(out), "--out", "its folder does not exist")
-    profile = identification_profile(rig, args.max_temperature_c)
+    try:
+        profile = identification_profile(rig, args.max_temperature_c)
+    except IdentificationError as exc:
+        raise ConfigError("<command line>", "--max-temperature-c", str(exc).split(": ", 1)[1]) from None
     findings = [f for f in check(plan(profile), rig, PlantModel(rig.model, rig.wiring)) if f.level == "error"]
     if findings:
         raise ConfigError(

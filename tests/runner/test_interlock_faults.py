@@ -4,6 +4,7 @@ an operator acknowledges."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -187,7 +188,9 @@ def test_preflight_refuses_a_hot_felt(tmp_path: Path) -> None:
 def test_a_failed_preflight_does_not_report_the_previous_runs_figures(tmp_path: Path) -> None:
     s = session(tmp_path, [Fault("psu-runaway", 30.0)], over_setpoint_margin_k=300.0)
     try:
-        first = s.runner.run(llzo())  # the runaway output goes outside the 420 W envelope (UNREG)
+        # the runaway output goes outside the 420 W envelope (UNREG); the profile's own 1200 °C limit, an
+        # interlock too, would end it first
+        first = s.runner.run(dataclasses.replace(llzo(), max_temperature_c=1600.0))
         assert first.outcome is Outcome.TRIPPED and first.metrics["unreg_events"] > 0
         s.runner.acknowledge()
         second = s.runner.run(llzo())  # the felt is still hot: preflight refuses
@@ -255,3 +258,15 @@ def test_another_client_cannot_take_the_supply_during_a_run(tmp_path: Path) -> N
         assert result.metrics["soak_s"] is not None and result.metrics["soak_s"] > 18.0
     finally:
         s.close()
+
+
+def test_the_profiles_own_maximum_is_an_over_temperature_limit(tmp_path: Path) -> None:
+    """A runaway supply on the LLZO recipe (max_temperature_c 1200) with the over-setpoint check opened wide:
+    the rig's limit is 1600 °C, but the run trips at the profile's 1200 °C."""
+    s = session(tmp_path, [Fault("psu-runaway", 30.0)], over_setpoint_margin_k=300.0)
+    try:
+        result = s.runner.run(llzo())
+    finally:
+        s.close()
+    assert result.outcome is Outcome.TRIPPED and result.output_off_confirmed
+    assert result.reason is not None and "above the limit 1200 °C" in result.reason

@@ -3,6 +3,7 @@ actuator, the hand-over."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -254,7 +255,9 @@ def test_a_segment_that_stays_below_the_engage_margin_still_closes_the_loop() ->
     assert ho.engage_above_c(1150.0) == 750.0  # a ramp far through the range: the full margin
     assert ho.engage_above_c(None) == 750.0
     assert ho.engage_above_c(680.0) == 660.0  # a hold at 680 °C: as a preset would, 20 K below it
-    assert ho.engage_above_c(605.0) == 610.0  # never closer than 10 K to the range start
+    assert ho.engage_above_c(640.0) == 620.0  # 20 K below the top ...
+    assert ho.engage_above_c(625.0) == math.inf  # ... but a rising segment barely into the range never closes
+    assert ho.engage_above_c(550.0) == math.inf  # (nor one below it: a felt running ahead would trip at once)
     # a ramp whose corner is only 150 K into the range closes early, not 0.4 s before its corner
     high = HandOver(ControllerConfig(engage_window_s=1.0), 1000.0, 150.0)
     assert high.engage_above_c(1150.0) == 1060.0
@@ -307,10 +310,35 @@ def test_a_hold_the_open_loop_falls_short_of_is_closed(tmp_path: Path) -> None:
 
 def test_a_hold_the_pyrometer_never_sees_trips(tmp_path: Path) -> None:
     """Much lossier: the felt never enters the pyrometer's range on a hold 100 K inside it. That is a loop break
-    (before, only a setpoint 150 K inside the range counted, and the run 'completed' unseen)."""
+    when the hold ends (before, only a setpoint 150 K inside the range counted, and the run 'completed' unseen)."""
     result = _low_hold(tmp_path, 3.0)
     assert result.outcome is Outcome.TRIPPED
-    assert result.reason is not None and "no valid reading" in result.reason
+    assert result.reason is not None and "the hold of segment 2 ended without one valid reading" in result.reason
+    trip = next(e for e in events(result) if e["type"] == "trip")
+    assert trip["interlock"] == "loop_break" and 28.0 < trip["detected_t_s"] < 29.0  # at the hold's end
+
+
+def test_a_hold_shorter_than_the_blind_time_cannot_end_unseen(tmp_path: Path) -> None:
+    """The last segment, 2.5 s, shorter than limits.blind_s: the end of the profile judges it."""
+    import dataclasses
+
+    from ufs_control.app import open_session
+    from ufs_control.core.rig import RigConfig
+
+    profile = parse_profile(
+        {
+            "name": "short hold",
+            "segment": [{"type": "ramp", "target_c": 700, "rate_c_per_s": 300}, {"type": "hold", "duration_s": 2.5}],
+        }
+    )
+    heavy = dataclasses.replace(preset("B"))  # BN plates the preset-A model does not know: the felt lags
+    s = open_session(RigConfig(), simulate=True, runs_dir=tmp_path, sim_params=heavy, plot=False)
+    try:
+        result = s.runner.run(profile)
+    finally:
+        s.close()
+    assert result.outcome is Outcome.TRIPPED and result.output_off_confirmed
+    assert result.reason is not None and "ended without one valid reading" in result.reason
 
 
 def test_a_hold_just_inside_the_pyrometer_range_runs_in_closed_loop(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ufs_control.control.handover import MIN_MARGIN_K
 from ufs_control.control.model import PlantModel
 from ufs_control.core.profile import Cool, Hold, Plan, Power, Ramp, Step
 from ufs_control.core.rig import RigConfig
@@ -90,9 +91,14 @@ def check(laid: Plan, rig: RigConfig, model: PlantModel) -> list[Finding]:
                         f"{have:.0f} W available",
                     )
                 )
-            if t < low + 30.0:
+            if t <= low + MIN_MARGIN_K:
                 out.append(
-                    Finding(n, s.kind, "warning", f"{t:.0f} °C is below the pyrometer's range ({low:g} °C): open loop")
+                    Finding(
+                        n,
+                        s.kind,
+                        "warning",
+                        f"{t:.0f} °C is not {MIN_MARGIN_K:g} K inside the pyrometer's range ({low:g} °C): open loop",
+                    )
                 )
         if isinstance(seg, Power):
             have = available_power(model, rig, 25.0)

@@ -69,6 +69,8 @@ class HandOver:
         pyrometer's range start (near it a head is noisier and slower), lowered for a segment whose highest
         setpoint ``top_c`` does not get far past it."""
         margin = self.margin_k
+        if top_c is not None and top_c < self.range_low_c + MIN_MARGIN_K + BELOW_TOP_K:
+            return math.inf  # barely into the range: wait for the segment after it (a felt ahead would trip)
         if top_c is not None and top_c < self.range_low_c + margin + CORNER_K:
             room = max(MIN_MARGIN_K, top_c - self.range_low_c - BELOW_TOP_K)
             margin = min(margin, ENGAGE_MARGIN_PRESET_K, room)

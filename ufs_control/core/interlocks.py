@@ -25,6 +25,7 @@ class Snapshot:
     invalid_for_s: float = 0.0
     unchanged_for_s: float = 0.0
     blind_for_s: float = 0.0
+    unseen_hold: int | None = None  # index of a hold inside the pyrometer's range that ended without a reading
     high_power_for_s: float = 0.0
     rise_during_high_power_k: float = 0.0
     voltage_v: float | None = None
@@ -122,6 +123,11 @@ def loop_break(s: Snapshot, lim: Limits) -> str | None:
         return (
             f"loop break: high power for {s.high_power_for_s:.1f} s but the temperature rose only "
             f"{s.rise_during_high_power_k:.1f} K"
+        )
+    if s.unseen_hold is not None:
+        return (
+            f"loop break: the hold of segment {s.unseen_hold + 1} ended without one valid reading, its setpoint "
+            f"inside the pyrometer range" + BLIND_HINT
         )
     if s.blind_for_s > lim.blind_s and not s.resistance_backup:
         return (

@@ -51,7 +51,7 @@ class Limits:
     stale_reading_s: float = 1.5
     loop_break_s: float = 2.0
     blind_margin_k: float = 150.0
-    blind_hold_margin_k: float = 20.0  # ... and on a flat setpoint (a hold) already this far above range_c low
+    blind_hold_margin_k: float = 20.0  # a hold this far inside the range must see a valid reading before it ends
     blind_s: float = 3.0
     max_run_s: float | None = None
     resistance_drift: float = 0.5
@@ -503,7 +503,7 @@ RIG_RANGES: dict[str, Range | Callable[[RigConfig], Range]] = {
         5.0,
         500.0,
         "closer to the range start than its noise and the head's own limit",
-        "larger lets a hold run open loop, unseen, through most of the pyrometer's range",
+        "larger lets a hold end unseen well inside the pyrometer's range",
     ),
     "limits.blind_s": Range(
         0.5,

@@ -21,7 +21,7 @@ import threading
 import traceback
 from array import array
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -156,7 +156,12 @@ class _Run:
             max_run = HOLD_AT_END_MAX_S  # "until stopped", within the longest run the records are meant for
         else:
             max_run = laid.duration_s * 2.0 + 60.0
-        self.monitors = Monitors(rig.limits, self.resistance, max_run)
+        # The interlocks judge against the rig's limits, the over-temperature limit lowered to the profile's own
+        # maximum (an identification with --max-temperature-c 1000 trips at 1000 °C, not at the rig's limit).
+        self.limits = replace(
+            rig.limits, max_temperature_c=min(rig.limits.max_temperature_c, laid.profile.max_temperature_c)
+        )
+        self.monitors = Monitors(self.limits, self.resistance, max_run)
         self.check_from_c = rig.pyrometer.range_c[0] + rig.engage_margin_k
         self.fusion = SensorFusion(
             ResistanceThermometer(runner.model) if rig.thermometry else None, rig.pyrometer.t90_s
@@ -767,11 +772,13 @@ class Runner:
         run.resistance.calibration = ratio
         self._event("cold_resistance", ohm=r, model_ohm=expected, ratio=ratio)
         if self.rig.model_file is not None and abs(ratio - 1.0) > self.rig.felt.replaced_fraction:
+            # (a felt still warm from the last run, but below the pyrometer's range, also reads low: R falls with T)
+            warm = ", a felt still warm from the last run" if ratio < 1.0 else ""
             self._event(
-                "warning",
+                "felt_mismatch",
                 message=(
                     f"cold resistance {r:.3f} ohm is {ratio:.2f} x the identified model's {expected:.3f} ohm: "
-                    f"a new felt, or a plant file from another rig? identify this one (ufs identify)"
+                    f"a new felt{warm}, or a plant file from another rig? if the felt is cold, identify it again"
                 ),
             )
 
@@ -830,6 +837,14 @@ class Runner:
         # where are we in the profile
         pos = timeline.locate(t)
         if pos is None:
+            mon.end_of_profile()  # a last hold that the pyrometer never saw ends the run as a trip
+            if mon.unseen_hold is not None:
+                snap = Snapshot(t, False, None, reading, unseen_hold=mon.unseen_hold)
+                reason = INTERLOCKS["loop_break"](snap, run.limits)
+                assert reason is not None and run.actuator is not None
+                run.actuator.off()
+                latched = self.latch.latch(Trip("loop_break", reason, t))
+                raise _Stop(Outcome.TRIPPED, latched.reason, latched)
             return False
         finished = pos.finished  # holding the last setpoint (end_action = "hold") until stopped
         if self._abort_reason is not None and not self._estop:
@@ -853,7 +868,7 @@ class Runner:
         mon.record_error = run.writer.error if run.writer is not None else None
         detected = self.clock.now()
         snap = mon.snapshot(detected - self._t0, pos, handover.engaged, reading, error, self._estop)
-        trip = evaluate(snap, self.rig.limits)
+        trip = evaluate(snap, run.limits)
         if trip is not None:
             latched = self.latch.latch(trip)
             assert run.actuator is not None

@@ -36,6 +36,9 @@ class Monitors:
         self.last_raw = b""
         self.unchanged_since: float | None = None
         self.blind_s = 0.0
+        # The hold being watched: (segment index, its setpoint was inside the range, a valid reading came)
+        self.hold_seen: tuple[int, bool, bool] | None = None
+        self.unseen_hold: int | None = None  # a hold inside the range that ended without one valid reading
         self.high_since: float | None = None
         self.high_start_c: float | None = None
         self.out_of_band_s = 0.0
@@ -114,9 +117,8 @@ class Monitors:
                 self.holdback_wait_s += dt
         valid = self.last_valid_t == t
         sp = pos.setpoint_c
-        # In the pyrometer's range without a reading: a ramp may lag its setpoint in the blind zone, a hold may not
-        margin = lim.blind_margin_k if pos.rising else lim.blind_hold_margin_k
-        if sp is not None and not engaged and sp > range_low_c + margin and not valid:
+        self._watch_hold(pos, sp is not None and sp > range_low_c + lim.blind_hold_margin_k, valid)
+        if sp is not None and not engaged and sp > range_low_c + lim.blind_margin_k and not valid:
             self.blind_s += dt
         else:
             self.blind_s = 0.0
@@ -125,6 +127,24 @@ class Monitors:
         else:
             self.out_of_band_s = 0.0
         return pause
+
+    def _watch_hold(self, pos: Position, inside: bool, valid: bool) -> None:
+        """A hold whose setpoint was ``blind_hold_margin_k`` inside the pyrometer's range must have had a valid
+        reading by its end (a short hold, or one below ``blind_margin_k``, would otherwise pass unseen)."""
+        watched = self.hold_seen
+        if watched is not None and watched[0] != pos.segment.index:
+            if watched[1] and not watched[2]:
+                self.unseen_hold = watched[0]
+            watched = self.hold_seen = None
+        if pos.hold is not None and not pos.finished:
+            index, was_inside, was_seen = watched or (pos.segment.index, False, False)
+            self.hold_seen = (index, was_inside or inside, was_seen or valid)
+
+    def end_of_profile(self) -> None:
+        """The profile is over: judge the hold it may have ended on."""
+        watched = self.hold_seen
+        if watched is not None and watched[1] and not watched[2]:
+            self.unseen_hold = watched[0]
 
     def on_sensors(
         self,
@@ -185,6 +205,7 @@ class Monitors:
             invalid_for_s=0.0 if valid or self.last_valid_t is None else t - self.last_valid_t,
             unchanged_for_s=0.0 if self.unchanged_since is None or not valid else t - self.unchanged_since,
             blind_for_s=self.blind_s,
+            unseen_hold=self.unseen_hold,
             high_power_for_s=0.0 if self.high_since is None else t - self.high_since,
             rise_during_high_power_k=rise,
             voltage_v=self.resistance.volts,

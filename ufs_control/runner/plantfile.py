@@ -11,7 +11,7 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ufs_control.control.identify import IdentificationError, PlantFit, Trace, trace_from_columns
+from ufs_control.control.identify import PYRO_CLEAR_K, IdentificationError, PlantFit, Trace, trace_from_columns
 from ufs_control.control.model import PlantModel
 from ufs_control.core.profile import Cool, Hold, Power, Profile, Ramp, Step
 from ufs_control.core.rig import RigConfig
@@ -40,6 +40,12 @@ def identification_profile(rig: RigConfig, max_temperature_c: float) -> Profile:
     model = PlantModel(rig.model, rig.wiring)
     low = rig.pyrometer.range_c[0]
     top = max_temperature_c - 50.0
+    if top < low + PYRO_CLEAR_K + 50.0:
+        raise IdentificationError(
+            f"--max-temperature-c {max_temperature_c:g}: the fit uses pyrometer readings more than "
+            f"{PYRO_CLEAR_K:g} K above the range start ({low:g} °C), and the experiment stays 50 K below the "
+            f"maximum: give at least {low + PYRO_CLEAR_K + 100.0:g} °C"
+        )
     middle = min(max(low + 250.0, (low + top) / 2.0), top - 50.0)
     start = low + IDENTIFY_ENGAGE_K + 20.0
     walk = [t for t in BLIND_STEPS_C if t <= top - 100.0]
@@ -49,7 +55,7 @@ def identification_profile(rig: RigConfig, max_temperature_c: float) -> Profile:
     segments += [
         # From where the walk's last step would take the model: a lossy felt still blind there keeps at least
         # the walk's power and heats on into the range on the ramp, instead of being dropped to a lower one.
-        Step(target_c=max(start, walk[-1] if walk else start)),
+        Step(target_c=min(top, max(start, walk[-1] if walk else start))),
         Ramp(target_c=top, rate_c_per_s=20.0),
         Hold(duration_s=HOLD_S),
         Cool(target_c=middle, rate_c_per_s=20.0),
