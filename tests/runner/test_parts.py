@@ -272,22 +272,27 @@ def test_a_segment_that_stays_below_the_engage_margin_still_closes_the_loop() ->
     assert not ho.ready(1.0, 900.0, 605.0, top_c=900.0, rising=False)
 
 
+def _ramp_hold(target_c: float, hold_s: float) -> Any:
+    """Ramp at 50 °C/s to ``target_c``, hold, 2 s with the output off."""
+    return parse_profile(
+        {
+            "name": "low hold",
+            "segment": [
+                {"type": "ramp", "target_c": target_c, "rate_c_per_s": 50},
+                {"type": "hold", "duration_s": hold_s},
+                {"type": "cool", "duration_s": 2},
+            ],
+        }
+    )
+
+
 def _low_hold(tmp_path: Path, clamp_scale: float) -> Any:
     import dataclasses
 
     from ufs_control.app import open_session
     from ufs_control.core.rig import RigConfig
 
-    profile = parse_profile(
-        {
-            "name": "low hold",
-            "segment": [
-                {"type": "ramp", "target_c": 700, "rate_c_per_s": 50},
-                {"type": "hold", "duration_s": 15},
-                {"type": "cool", "duration_s": 2},
-            ],
-        }
-    )
+    profile = _ramp_hold(700.0, 15.0)
     lossy = dataclasses.replace(preset("A"), g_fe_w_k=preset("A").g_fe_w_k * clamp_scale)
     rig = RigConfig()
     rig = dataclasses.replace(rig, controller=dataclasses.replace(rig.controller, engage_margin_k=150.0))
@@ -342,17 +347,7 @@ def test_a_hold_shorter_than_the_blind_time_cannot_end_unseen(tmp_path: Path) ->
 
 
 def test_a_hold_just_inside_the_pyrometer_range_runs_in_closed_loop(tmp_path: Path) -> None:
-    profile = parse_profile(
-        {
-            "name": "low hold",
-            "segment": [
-                {"type": "ramp", "target_c": 680, "rate_c_per_s": 50},
-                {"type": "hold", "duration_s": 10},
-                {"type": "cool", "duration_s": 2},
-            ],
-        }
-    )
-    result = run(tmp_path, profile=profile)
+    result = run(tmp_path, profile=_ramp_hold(680.0, 10.0))
     assert result.outcome is Outcome.FINISHED, result.reason
     closed = [e for e in events(result) if e["type"] == "loop" and e["closed"]]
     assert closed and closed[0]["setpoint_c"] < 680.0
