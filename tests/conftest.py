@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -29,3 +30,20 @@ def pyrometer_url(request: pytest.FixtureRequest) -> str:
 
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+LOSSY = '[plant]\npreset = "A"\ng_fe_w_k = 0.141\nfelt_density_kg_m3 = 150\n'  # clamps x3, heat capacity x1.5
+
+
+@pytest.fixture(scope="session")
+def identified(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``ufs identify --sim`` once on a plant unlike the preset (LOSSY): the folder with truth.toml, plant.toml,
+    plant.png and the identification's run under runs/. Read it; write elsewhere."""
+    from ufs_control.cli import main
+
+    d = tmp_path_factory.mktemp("identify")
+    (d / "truth.toml").write_text(LOSSY, encoding="utf-8")
+    code = main(["identify", "--sim", "--sim-plant", str(d / "truth.toml"), "--runs-dir", str(d / "runs"),
+                 "--out", str(d / "plant.toml")])  # fmt: skip
+    assert code == 0
+    return d

@@ -11,23 +11,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ufs_control.cli import main
 from ufs_control.control.identify import PYRO_CLEAR_K, PlantFit, fit_plant
 from ufs_control.core.rig import RigConfig
 from ufs_control.plotting import plot_fit
 from ufs_control.runner.plantfile import trace_of_run
-
-LOSSY = '[plant]\npreset = "A"\ng_fe_w_k = 0.141\nfelt_density_kg_m3 = 150\n'
-
-
-@pytest.fixture(scope="module")
-def identified(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("fitplot")
-    (d / "truth.toml").write_text(LOSSY, encoding="utf-8")
-    code = main(["identify", "--sim", "--sim-plant", str(d / "truth.toml"), "--runs-dir", str(d / "runs"),
-                 "--out", str(d / "plant.toml")])  # fmt: skip
-    assert code == 0
-    return d
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +48,7 @@ def _line(fig: Any, label: str) -> Any:
 
 
 def test_identify_writes_a_plot_with_residual_panels(
-    identified: Path, fitted: tuple[Path, PlantFit], monkeypatch: pytest.MonkeyPatch
+    identified: Path, fitted: tuple[Path, PlantFit], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     png = identified / "plant.png"
     assert png.stat().st_size > 50_000
@@ -70,7 +57,7 @@ def test_identify_writes_a_plot_with_residual_panels(
 
     rig = RigConfig()
     fit = fitted[1]
-    fig = _drawn(png, fit, monkeypatch)  # the traces carry every reading and the range's bottom
+    fig = _drawn(tmp_path / "plant.png", fit, monkeypatch)  # the traces carry every reading and the range's bottom
     labels = [ax.get_ylabel() for ax in fig.axes]
     assert "measured − model\n(K)" in labels and "measured − model\n(mΩ)" in labels
 

@@ -13,17 +13,6 @@ from ufs_control.core.thermal import load_plant_file
 
 ROOT = Path(__file__).resolve().parents[1]
 LLZO = ROOT / "profiles" / "llzo_membrane_1150C_20s.toml"
-LOSSY = '[plant]\npreset = "A"\ng_fe_w_k = 0.141\nfelt_density_kg_m3 = 150\n'  # clamps x3, heat capacity x1.5
-
-
-@pytest.fixture(scope="module")
-def identified(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    d = tmp_path_factory.mktemp("identify")
-    (d / "truth.toml").write_text(LOSSY, encoding="utf-8")
-    code = main(["identify", "--sim", "--sim-plant", str(d / "truth.toml"), "--runs-dir", str(d / "runs"),
-                 "--out", str(d / "plant.toml")])  # fmt: skip
-    assert code == 0
-    return d
 
 
 def test_identify_writes_a_plant_file_with_uncertainties_and_a_plot(identified: Path) -> None:
@@ -56,10 +45,12 @@ def test_identify_writes_a_plant_file_with_uncertainties_and_a_plot(identified: 
     assert json.loads((run / "run.json").read_text(encoding="utf-8"))["outcome"] == "finished"
 
 
-def test_the_identified_model_controls_the_plant_better(identified: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_identified_model_controls_the_plant_better(
+    identified: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     def metrics(*extra: str) -> dict[str, float]:
         code = main(["run", str(LLZO), "--sim", "--sim-plant", str(identified / "truth.toml"),
-                     "--runs-dir", str(identified / "check"), *extra])  # fmt: skip
+                     "--runs-dir", str(tmp_path / "runs"), *extra])  # fmt: skip
         assert code == 0
         out = capsys.readouterr().out.splitlines()
         names = {"ramp": "Ramp tracking RMS", "handover": "Hand-over error", "iae": "IAE (M6)"}

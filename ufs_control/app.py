@@ -53,6 +53,7 @@ from ufs_control.runner.records import (
     append_jsonl,
     make_event,
     mark_interrupted,
+    read_events,
     recover_interrupted,
 )
 
@@ -517,18 +518,7 @@ def run_warnings(result: RunResult, most: int = 5) -> list[str]:
     the trip is what counts there.)"""
     if result.run_dir is None:
         return []
-    messages = []
-    try:
-        with open(result.run_dir / "events.jsonl", encoding="utf-8") as fh:
-            for text in fh:
-                try:
-                    event = json.loads(text)
-                except ValueError:
-                    continue  # a half-written last line
-                if isinstance(event, dict) and event.get("type") in AFTER_RUN_EVENTS:
-                    messages.append(str(event.get("message", "")))
-    except OSError:
-        return []
+    messages = [str(event.get("message", "")) for event in read_events(result.run_dir, AFTER_RUN_EVENTS)]
     lines = [f"warning: {m}" for m in messages[:most]]
     if len(messages) > most:
         lines.append(f"warning: ... and {len(messages) - most} more in {result.run_dir / 'events.jsonl'}")
@@ -537,15 +527,15 @@ def run_warnings(result: RunResult, most: int = 5) -> list[str]:
 
 def refuse_infeasible(profile: Profile, rig: RigConfig) -> None:
     """Raise :class:`ProfileError` naming the first segment the rig's model says it cannot heat."""
-    from ufs_control.control.feasibility import check
+    from ufs_control.control.feasibility import first_error
 
-    for finding in check(plan(profile), rig, PlantModel(rig.model, rig.wiring)):
-        if finding.level == "error":
-            raise ProfileError(
-                profile.source,
-                f"segment {finding.segment} ({finding.kind})",
-                f"infeasible on this rig: {finding.message} (ufs check says why; nothing was heated)",
-            )
+    finding = first_error(profile, rig)
+    if finding is not None:
+        raise ProfileError(
+            profile.source,
+            f"segment {finding.segment} ({finding.kind})",
+            f"infeasible on this rig: {finding.message} (ufs check says why; nothing was heated)",
+        )
 
 
 def prepare_run(

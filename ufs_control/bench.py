@@ -28,10 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from ufs_control.app import build_simulator, open_session, prepare_run
-from ufs_control.control.feasibility import check
+from ufs_control.control.feasibility import first_error
 from ufs_control.control.identify import IdentificationError, fit_plant
-from ufs_control.control.model import PlantModel
-from ufs_control.core.profile import Hold, Profile, load_profile, parse_profile, plan
+from ufs_control.core.profile import Hold, Profile, load_profile, parse_profile
 from ufs_control.core.rig import ENGAGE_MARGIN_IDENTIFIED_K, RigConfig
 from ufs_control.core.thermal import ThermalParams, Wiring, preset
 from ufs_control.runner.metrics import compute
@@ -255,11 +254,10 @@ def plant_job(args: tuple[PlantCase, str]) -> list[dict[str, Any]]:
             rows.append({"plant": case.index, "variant": "identified_model", "outcome": "not_identified",
                          "reason": str(exc), "true": {}, "measured": {}})  # fmt: skip
             return rows
-        infeasible = [f for f in check(plan(profile), identified, PlantModel(identified.model, identified.wiring))
-                      if f.level == "error"]  # fmt: skip
-        if infeasible:
+        infeasible = first_error(profile, identified)
+        if infeasible is not None:
             rows.append({"plant": case.index, "variant": "identified_model", "outcome": "infeasible",
-                         "reason": infeasible[0].message, "true": {}, "measured": {}})  # fmt: skip
+                         "reason": infeasible.message, "true": {}, "measured": {}})  # fmt: skip
             return rows
         first = run_case(case, "ff_pi", profile, rig=identified)
         first["identification"] = info

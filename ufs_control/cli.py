@@ -486,12 +486,17 @@ def _cmd_identify(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from ufs_control.app import ending_signals, open_session
-    from ufs_control.control.feasibility import check
-    from ufs_control.control.identify import IdentificationError, fit_plant
-    from ufs_control.control.model import PlantModel
+    from ufs_control.control.feasibility import first_error
+    from ufs_control.control.identify import PYRO_CLEAR_K, IdentificationError, fit_plant
     from ufs_control.core.profile import plan
     from ufs_control.plotting import plot_fit
-    from ufs_control.runner.plantfile import identification_profile, summary_lines, trace_of_run, write_plant_file
+    from ufs_control.runner.plantfile import (
+        identification_profile,
+        lowest_maximum_c,
+        summary_lines,
+        trace_of_run,
+        write_plant_file,
+    )
     from ufs_control.runner.records import Outcome
 
     rig = _load_rig(args)
@@ -507,15 +512,17 @@ def _cmd_identify(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if not out.parent.is_dir():
         raise ConfigError(str(out), "--out", "its folder does not exist")
-    try:
-        profile = identification_profile(rig, args.max_temperature_c)
-    except IdentificationError as exc:
-        raise ConfigError("<command line>", "--max-temperature-c", str(exc).split(": ", 1)[1]) from None
-    findings = [f for f in check(plan(profile), rig, PlantModel(rig.model, rig.wiring)) if f.level == "error"]
-    if findings:
+    if args.max_temperature_c < lowest_maximum_c(rig):
         raise ConfigError(
-            "<identify>", f"segment {findings[0].segment}", f"cannot identify safely: {findings[0].message}"
+            "<command line>",
+            "--max-temperature-c",
+            f"{args.max_temperature_c:g} is too low: the fit uses pyrometer readings {PYRO_CLEAR_K:g} K clear of the "
+            f"range start ({rig.pyrometer.range_c[0]:g} °C); give at least {lowest_maximum_c(rig):g}",
         )
+    profile = identification_profile(rig, args.max_temperature_c)
+    finding = first_error(profile, rig)
+    if finding is not None:
+        raise ConfigError("<identify>", f"segment {finding.segment}", f"cannot identify safely: {finding.message}")
     runs_dir = _prepare_runs_dir(args.runs_dir)
     line = _ProgressLine()
     session = open_session(

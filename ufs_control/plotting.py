@@ -204,27 +204,23 @@ def plot_fit(path: Path, fit: PlantFit) -> None:
         offset = float(t[-1]) + 2.0
 
     # Bands: below the range the pyrometer reads nothing; just above it readings are left out (slow heads).
-    for ax in (ax_t, ax_ct):
-        if np.isfinite(range_low):
-            where = f"≤ {range_low:.0f} °C, inferred from the fitted readings" if inferred else f"{range_low:.0f} °C"
-            ax.axhspan(
-                -300.0,
-                range_low,
-                color="0.5",
-                alpha=0.10,
-                lw=0,
-                zorder=0,
-                label=f"below the pyrometer's range ({where}): no readings" if ax is ax_t else None,
-            )
-            ax.axhspan(
+    if np.isfinite(range_low):
+        where = f"≤ {range_low:.0f} °C, inferred from the fitted readings" if inferred else f"{range_low:.0f} °C"
+        bands = (
+            (-300.0, range_low, "0.5", 0.10, f"below the pyrometer's range ({where}): no readings"),
+            (
                 range_low,
                 clear_c,
-                color="#e08a00",
-                alpha=0.13,
-                lw=0,
-                zorder=0,
-                label=f"left out of the fit: within {PYRO_CLEAR_K:.0f} K of the range bottom" if ax is ax_t else None,
-            )
+                "#e08a00",
+                0.13,
+                f"left out of the fit: within {PYRO_CLEAR_K:.0f} K of the range bottom",
+            ),
+        )
+        for ax in (ax_t, ax_ct):
+            for low_c, high_c, colour, alpha, label in bands:
+                ax.axhspan(
+                    low_c, high_c, color=colour, alpha=alpha, lw=0, zorder=0, label=label if ax is ax_t else None
+                )
     top = max((float(np.nanmax(p[0])) for p in fit.predictions), default=1000.0)
     ax_t.set_ylim(0.0, top * 1.08 + 20.0)
     if cool_c:
@@ -273,27 +269,14 @@ def plot_fit(path: Path, fit: PlantFit) -> None:
         loc="left",
     )
     ax_t.set_ylabel("temperature (°C)")
-    ax_dt.set_ylabel("measured − model\n(K)")
-    ax_dt.text(
-        0.005,
-        0.95,
-        f"pyrometer residual, fitted readings: RMS {rms_t:.2f} K",
-        transform=ax_dt.transAxes,
-        va="top",
-        fontsize=8,
-        bbox={"fc": "white", "ec": "none", "alpha": 0.8},
-    )
     ax_r.set_ylabel("channel\nresistance (Ω)")
-    ax_dr.set_ylabel("measured − model\n(mΩ)")
-    ax_dr.text(
-        0.005,
-        0.95,
-        f"resistance residual: RMS {rms_r:.1f} mΩ",
-        transform=ax_dr.transAxes,
-        va="top",
-        fontsize=8,
-        bbox={"fc": "white", "ec": "none", "alpha": 0.8},
-    )
+    for ax, unit, note in (
+        (ax_dt, "K", f"pyrometer residual, fitted readings: RMS {rms_t:.2f} K"),
+        (ax_dr, "mΩ", f"resistance residual: RMS {rms_r:.1f} mΩ"),
+    ):
+        ax.set_ylabel(f"measured − model\n({unit})")
+        box = {"fc": "white", "ec": "none", "alpha": 0.8}
+        ax.text(0.005, 0.95, note, transform=ax.transAxes, va="top", fontsize=8, bbox=box)
     ax_dr.set_xlabel("time (s)" if len(traces) == 1 else "time (s, runs one after another)")
     for ax in (ax_t, ax_dt, ax_r):
         ax.tick_params(labelbottom=False)

@@ -164,8 +164,11 @@ def test_a_fixed_range_alone_decides_whether_a_value_is_accepted(case: tuple[str
     # A watchdog of 1 s suits every allowed loop rate, so only the setting under test can be refused.
     data: dict[str, dict[str, object]] = {"limits": {"watchdog_s": 1.0}}
     data.setdefault(section, {})[name] = value
-    if key == "controller.learn_min_gain":  # the floor may not exceed the gain it decays from
+    # learn_min_gain may not exceed learn_gain: the other one is set so that only the one under test decides
+    if key == "controller.learn_min_gain":
         data["controller"]["learn_gain"] = 1.0
+    if key == "controller.learn_gain":
+        data["controller"]["learn_min_gain"] = 0.0
     allowed = STATIC[key].refusal(value) is None
     try:
         parse_rig(data, "r.toml")

@@ -195,12 +195,17 @@ def test_6_long_texts_never_grow_the_window_or_clip_the_panels(qtbot, make_windo
 # 7 -------------------------------------------------------------------------------------------------------
 
 
-def test_7_a_failed_start_says_why_where_the_operator_looks(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
-    window = make_window(speed=0.0, faults=[Fault("felt-open", 0.0)])
+def _failed_start(qtbot, make_window, fault: str):  # type: ignore[no-untyped-def]
+    """A window on the simulator with ``fault`` from the start; Start the LLZO recipe; (window, result)."""
+    window = make_window(speed=0.0, faults=[Fault(fault, 0.0)])
     window.load_profile(LLZO)
     assert window.start()
     wait_done(qtbot, window)
-    result = window.runner.last_result
+    return window, window.runner.last_result
+
+
+def test_7_a_failed_start_says_why_where_the_operator_looks(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
+    window, result = _failed_start(qtbot, make_window, "felt-open")
     assert result.outcome.value == "failed" and "open circuit" in result.reason
     assert "open circuit" in window.trip_label.text()
     assert window.trip_banner.isVisible() and "open circuit" in window.trip_banner.text()
@@ -208,11 +213,7 @@ def test_7_a_failed_start_says_why_where_the_operator_looks(qtbot, make_window) 
 
 def test_7_a_supply_in_use_by_another_client_says_so_too(qtbot, make_window) -> None:  # type: ignore[no-untyped-def]
     """Refused before anything but IFLOCK was sent (no run folder), and the window says why."""
-    window = make_window(speed=0.0, faults=[Fault("psu-lock-stolen", 0.0)])
-    window.load_profile(LLZO)
-    assert window.start()
-    wait_done(qtbot, window)
-    result = window.runner.last_result
+    window, result = _failed_start(qtbot, make_window, "psu-lock-stolen")
     assert result is not None and result.outcome.value == "failed" and "in use" in result.reason
     assert result.run_dir is None and result.instrument_failure
     qtbot.waitUntil(lambda: "in use" in window.trip_banner.text(), timeout=5_000)

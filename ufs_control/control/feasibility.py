@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from ufs_control.control.handover import MIN_MARGIN_K
 from ufs_control.control.model import PlantModel
-from ufs_control.core.profile import Cool, Hold, Plan, Power, Ramp, Step
+from ufs_control.core.profile import Cool, Hold, Plan, Power, Profile, Ramp, Step, plan
 from ufs_control.core.rig import RigConfig
 from ufs_control.core.thermal import supply_power_limit
 
@@ -111,3 +111,9 @@ def check(laid: Plan, rig: RigConfig, model: PlantModel) -> list[Finding]:
                 )
             )
     return out
+
+
+def first_error(profile: Profile, rig: RigConfig) -> Finding | None:
+    """The first finding that makes ``profile`` infeasible on ``rig`` (its own model), or None."""
+    findings = check(plan(profile), rig, PlantModel(rig.model, rig.wiring))
+    return next((f for f in findings if f.level == "error"), None)

@@ -53,7 +53,7 @@ class LearningSettings:
 
     def gain_for(self, iteration: int) -> float:
         """The gain of the ``iteration``-th update of a correction (1 = the first, from no correction)."""
-        return max(self.gain / max(iteration, 1), min(self.min_gain, self.gain))
+        return max(self.gain / max(iteration, 1), self.min_gain)
 
 
 @dataclass(frozen=True)

@@ -287,12 +287,13 @@ def parse_rig(data: dict[str, Any], source: str = "<rig>") -> RigConfig:
         psu, pyro, wiring, limits, ctrl, model, sim_preset.upper(), source, model_file, description, notify, felt
     )
     check_ranges(rig)
-    # (the default floor under a lower learn_gain is simply that gain: see LearningSettings.gain_for)
-    if ctrl.learn_min_gain > ctrl.learn_gain and ctrl.learn_min_gain != ControllerConfig().learn_min_gain:
+    if ctrl.learn_min_gain > ctrl.learn_gain:
+        note = " (the default)" if ctrl.learn_min_gain == ControllerConfig().learn_min_gain else ""
         raise ConfigError(
             source,
             "controller.learn_min_gain",
-            f"{ctrl.learn_min_gain:g} is above learn_gain {ctrl.learn_gain:g}: the floor of a gain that decays from it",
+            f"{ctrl.learn_min_gain:g}{note} is above learn_gain {ctrl.learn_gain:g}: it is the floor of a gain that "
+            f"decays from learn_gain; set it to at most {ctrl.learn_gain:g}",
         )
     # A pyrometer read blocks the loop for up to its timeout; with a period on top it must stay inside the
     # watchdog, or a silent pyrometer would look like a stalled loop instead of a pyrometer fault.

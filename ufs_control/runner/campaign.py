@@ -36,8 +36,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ufs_control.control.feasibility import check
-from ufs_control.control.model import PlantModel
+from ufs_control.control.feasibility import first_error
 from ufs_control.core.errors import ConfigError, ProfileError
 from ufs_control.core.profile import Hold, Profile, Ramp, Step, load_profile, parse_profile, plan
 from ufs_control.core.recipe import profile_toml
@@ -239,11 +238,9 @@ def load_campaign(path: str | Path, rig: RigConfig) -> Campaign:
             except ProfileError as exc:
                 raise _fail(source, item.describe(), f"{exc.where + ': ' if exc.where else ''}{exc.message}") from None
             items.append(replace(item, profile=profile))
-    model = PlantModel(rig.model, rig.wiring)
     for item in items:
-        errors = [f for f in check(plan(item.profile), rig, model) if f.level == "error"]
-        if errors:
-            f = errors[0]
+        f = first_error(item.profile, rig)
+        if f is not None:
             raise _fail(source, item.describe(), f"infeasible on this rig: segment {f.segment} ({f.kind}): {f.message}")
     return Campaign(name, source, folder, runs_dir, operator, tuple(items), parameters)
 

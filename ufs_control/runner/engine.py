@@ -838,13 +838,9 @@ class Runner:
         pos = timeline.locate(t)
         if pos is None:
             mon.end_of_profile()  # a last hold that the pyrometer never saw ends the run as a trip
-            if mon.unseen_hold is not None:
-                snap = Snapshot(t, False, None, reading, unseen_hold=mon.unseen_hold)
-                reason = INTERLOCKS["loop_break"](snap, run.limits)
-                assert reason is not None and run.actuator is not None
-                run.actuator.off()
-                latched = self.latch.latch(Trip("loop_break", reason, t))
-                raise _Stop(Outcome.TRIPPED, latched.reason, latched)
+            detected = self.clock.now()
+            snap = Snapshot(detected - self._t0, False, None, reading, unseen_hold=mon.unseen_hold)
+            self._trip_if(evaluate(snap, run.limits), run, detected, reading)
             return False
         finished = pos.finished  # holding the last setpoint (end_action = "hold") until stopped
         if self._abort_reason is not None and not self._estop:
@@ -868,14 +864,7 @@ class Runner:
         mon.record_error = run.writer.error if run.writer is not None else None
         detected = self.clock.now()
         snap = mon.snapshot(detected - self._t0, pos, handover.engaged, reading, error, self._estop)
-        trip = evaluate(snap, run.limits)
-        if trip is not None:
-            latched = self.latch.latch(trip)
-            assert run.actuator is not None
-            run.actuator.off()
-            self.off_sent_t = self.clock.now()
-            run.trip_off_s = self.off_sent_t - detected
-            raise _Stop(Outcome.TRIPPED, latched.reason, latched, instrument=self._instrument_trip(latched, reading))
+        self._trip_if(evaluate(snap, run.limits), run, detected, reading)
         # control
         assert run.actuator is not None
         p_max = run.actuator.p_max(felt if felt is not None else pos.setpoint_c)
@@ -905,6 +894,17 @@ class Runner:
         # record
         self._record(run, pos, t, reading, temps, out, v_set, i_set, handover.engaged)
         return True
+
+    def _trip_if(self, trip: Trip | None, run: _Run, detected: float, reading: PyrometerReading) -> None:
+        """An interlock tripped: latch it, switch the output off, and end the run."""
+        if trip is None:
+            return
+        latched = self.latch.latch(trip)
+        assert run.actuator is not None
+        run.actuator.off()
+        self.off_sent_t = self.clock.now()
+        run.trip_off_s = self.off_sent_t - detected
+        raise _Stop(Outcome.TRIPPED, latched.reason, latched, instrument=self._instrument_trip(latched, reading))
 
     def _close_loop(
         self, timeline: ProfileTimeline, handover: HandOver, pos: Position, t: float, felt: float | None

@@ -131,18 +131,15 @@ class Monitors:
     def _watch_hold(self, pos: Position, inside: bool, valid: bool) -> None:
         """A hold whose setpoint was ``blind_hold_margin_k`` inside the pyrometer's range must have had a valid
         reading by its end (a short hold, or one below ``blind_margin_k``, would otherwise pass unseen)."""
-        watched = self.hold_seen
-        if watched is not None and watched[0] != pos.segment.index:
-            if watched[1] and not watched[2]:
-                self.unseen_hold = watched[0]
-            watched = self.hold_seen = None
+        if self.hold_seen is not None and self.hold_seen[0] != pos.segment.index:
+            self.end_of_profile()  # the hold is over: judge it as the end of the profile would
         if pos.hold is not None and not pos.finished:
-            index, was_inside, was_seen = watched or (pos.segment.index, False, False)
+            index, was_inside, was_seen = self.hold_seen or (pos.segment.index, False, False)
             self.hold_seen = (index, was_inside or inside, was_seen or valid)
 
     def end_of_profile(self) -> None:
-        """The profile is over: judge the hold it may have ended on."""
-        watched = self.hold_seen
+        """Judge the hold being watched, which is over (the profile ended on it, or moved on)."""
+        watched, self.hold_seen = self.hold_seen, None
         if watched is not None and watched[1] and not watched[2]:
             self.unseen_hold = watched[0]
 

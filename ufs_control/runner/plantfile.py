@@ -27,24 +27,33 @@ HOLD_S = 4.0
 IDENTIFY_ENGAGE_K = 60.0  # the closed-loop part starts this far above the pyrometer's range start
 
 
+def lowest_maximum_c(rig: RigConfig) -> float:
+    """The lowest maximum temperature an identification on ``rig`` can use: its top, 50 K below the maximum,
+    must be 50 K past the readings the fit keeps (``PYRO_CLEAR_K`` above the pyrometer's range start)."""
+    return rig.pyrometer.range_c[0] + PYRO_CLEAR_K + 100.0
+
+
 def identification_profile(rig: RigConfig, max_temperature_c: float) -> Profile:
     """The experiment: power steps through the blind zone, then closed-loop ramps and holds up to
     ``max_temperature_c`` - 50 K at 20 °C/s, down to the middle and up again at 50 °C/s, then free cooling
     (which measures heat capacity over loss).
 
     The walk ends wherever the plant took it: a plant that loses less heat than the model far above the range
-    start (a felt that does not heat like the model at all is the reason to identify). The first ramp runs from
-    the range start to the top, so wherever the walk ended the loop closes on the ramp, re-based onto the
-    measured temperature, and never on a setpoint below it.
+    start (a felt that does not heat like the model at all is the reason to identify). The first ramp runs to
+    the top from where the walk's last step would take the model, so a lossy felt still blind there keeps at
+    least the walk's power, and wherever the walk ended the loop closes on the ramp, re-based onto the measured
+    temperature, never on a setpoint below it. Raises :class:`IdentificationError` for a maximum below
+    :func:`lowest_maximum_c`.
     """
     model = PlantModel(rig.model, rig.wiring)
     low = rig.pyrometer.range_c[0]
     top = max_temperature_c - 50.0
-    if top < low + PYRO_CLEAR_K + 50.0:
+    lowest = lowest_maximum_c(rig)
+    if max_temperature_c < lowest:
         raise IdentificationError(
-            f"--max-temperature-c {max_temperature_c:g}: the fit uses pyrometer readings more than "
+            f"a maximum of {max_temperature_c:g} °C is too low: the fit uses pyrometer readings more than "
             f"{PYRO_CLEAR_K:g} K above the range start ({low:g} °C), and the experiment stays 50 K below the "
-            f"maximum: give at least {low + PYRO_CLEAR_K + 100.0:g} °C"
+            f"maximum: give at least {lowest:g} °C"
         )
     middle = min(max(low + 250.0, (low + top) / 2.0), top - 50.0)
     start = low + IDENTIFY_ENGAGE_K + 20.0

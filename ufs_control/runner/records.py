@@ -399,8 +399,10 @@ def recover_interrupted(runs_dir: Path) -> list[Path]:
     return found
 
 
-def _last_guardian_event(run_dir: Path) -> dict[str, Any] | None:
-    last = None
+def read_events(run_dir: Path, types: Sequence[str]) -> list[dict[str, Any]]:
+    """The run's ``events.jsonl`` entries of the given types, in order; a half-written or foreign line is
+    skipped, a missing or unreadable file gives none."""
+    found = []
     try:
         with open(run_dir / "events.jsonl", encoding="utf-8") as fh:
             for line in fh:
@@ -408,11 +410,16 @@ def _last_guardian_event(run_dir: Path) -> dict[str, Any] | None:
                     entry = json.loads(line)
                 except ValueError:
                     continue
-                if isinstance(entry, dict) and entry.get("type") == "guardian":
-                    last = entry
-    except OSError:
-        return None
-    return last
+                if isinstance(entry, dict) and entry.get("type") in types:
+                    found.append(entry)
+    except (OSError, UnicodeDecodeError):
+        return []
+    return found
+
+
+def _last_guardian_event(run_dir: Path) -> dict[str, Any] | None:
+    entries = read_events(run_dir, ("guardian",))
+    return entries[-1] if entries else None
 
 
 def append_jsonl(path: Path, record: dict[str, Any]) -> None:
