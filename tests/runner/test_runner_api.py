@@ -167,6 +167,32 @@ def test_an_emergency_stop_between_runs_switches_off_an_output_left_on(tmp_path:
         s.close()
 
 
+def test_a_held_emergency_stop_key_starts_one_off_between_runs(tmp_path: Path) -> None:
+    """A held Esc repeats: while one off between runs is under way, another press starts no second one."""
+    import threading
+
+    s = session(tmp_path, plot=False)
+    gate = threading.Event()
+    calls: list[int] = []
+    s.runner._switch_off_idle = lambda: (calls.append(1), gate.wait(10.0))  # type: ignore[method-assign]
+    try:
+        s.runner.emergency_stop()
+        first = s.runner.idle_off
+        for _ in range(20):
+            s.runner.emergency_stop()
+        assert s.runner.idle_off is first and len(calls) == 1
+        gate.set()
+        assert first is not None
+        first.join(10.0)
+        s.runner.emergency_stop()  # the off is done: a new press switches off again
+        assert s.runner.idle_off is not first
+        s.runner.idle_off.join(10.0)
+        assert len(calls) == 2
+    finally:
+        gate.set()
+        s.close()
+
+
 def test_a_stall_in_the_last_ticks_of_a_profile_still_ends_tripped(tmp_path: Path) -> None:
     from ufs_control.core.profile import parse_profile
 

@@ -315,6 +315,8 @@ class Runner:
             if run is not None and run.psu is not None:
                 run.psu.urgent_stop()
             return  # a run without its guardian yet sees the latch before it switches anything on
+        if self.idle_off is not None and self.idle_off.is_alive():
+            return  # one off is under way (a held key repeats): more would only fight over the supply
         self.idle_off = threading.Thread(target=self._switch_off_idle, name="ufs-estop-idle", daemon=True)
         self.idle_off.start()
 
